@@ -1,0 +1,168 @@
+"""`backprop-viz serve | examples | trace`: the server, the presets, a trace in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="backprop-viz",
+        description="Backpropagation on the computational graphs of Deep Learning from Scratch, "
+        "chapter 5.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web app (default 127.0.0.1:8000)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("examples", help="list the chapter 5 presets")
+
+    trace = commands.add_parser("trace", help="print the forward and backward steps of a preset")
+    trace.add_argument(
+        "example",
+        help="a preset id (see `backprop-viz examples`), or with -e "
+        "a formula such as '(x + y) ** 2'",
+    )
+    trace.add_argument(
+        "-e", "--expression", action="store_true", help="EXAMPLE is a formula, not a preset id"
+    )
+    trace.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NODE=VALUE",
+        help="override an input, e.g. --set apple=150 or --set 'x=[[1, -2]]' (repeatable)",
+    )
+    trace.add_argument("--dout", help="the gradient fed into the output (a number or JSON list)")
+    trace.add_argument("--json", action="store_true", help="print the trace as JSON")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve_app(args.host, args.port, args.workers)
+    if args.command == "examples":
+        return print_examples()
+    return print_trace(args.example, args.set, args.dout, args.json, args.expression)
+
+
+def serve_app(host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
+    return 0
+
+
+def print_examples() -> int:
+    from app.examples import EXAMPLES
+
+    width = max(len(i) for i in EXAMPLES)
+    for example in EXAMPLES.values():
+        print(f"{example.id:<{width}}  {example.section:<6} {example.title['en']}")
+    return 0
+
+
+class UsageError(ValueError):
+    """A bad command-line value: printed to stderr, exit status 2."""
+
+
+def parse_json_arg(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise UsageError(f"{what}: {text!r} is not a number or a JSON list") from None
+
+
+def print_trace(
+    source: str, sets: list[str], dout: str | None, as_json: bool, is_expression: bool = False
+) -> int:
+    from app.encoding import dumps, trace_to_json
+    from app.engine import run_graph
+    from app.examples import EXAMPLES
+    from app.expressions import parse_expression
+    from app.graph import GraphError, build_graph
+    from app.settings import Settings
+
+    if is_expression:
+        try:
+            parsed = parse_expression(source)
+        except GraphError as e:
+            print(e.message, file=sys.stderr)
+            return 2
+        title, nodes, output, default_dout = source, parsed.nodes, parsed.output, None
+    elif source in EXAMPLES:
+        example = EXAMPLES[source]
+        title = f"{example.title['en']} ({example.section})"
+        nodes, output, default_dout = example.nodes, example.output, example.dout
+    else:
+        print(f"no example {source!r}; known: {', '.join(EXAMPLES)}", file=sys.stderr)
+        return 2
+    overrides = {}
+    try:
+        for item in sets:
+            name, sep, text = item.partition("=")
+            if not sep:
+                raise UsageError(f"--set {item!r}: expected NODE=VALUE")
+            overrides[name.strip()] = parse_json_arg(text, f"--set {name}")
+        seed = parse_json_arg(dout, "--dout") if dout is not None else default_dout
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    try:
+        graph = build_graph(nodes, output, settings, overrides)
+        trace = run_graph(graph, seed)
+    except GraphError as e:
+        print(e.message, file=sys.stderr)
+        return 2
+    if as_json:
+        sys.stdout.write(dumps(trace_to_json(trace, settings.inline_elements)).decode() + "\n")
+        return 0
+    print(title)
+    for step in trace.steps:
+        node = step["node"]
+        if step["phase"] == "forward":
+            args = ", ".join(f"{i['source']}={show(i['value'])}" for i in step["inputs"])
+            print(
+                f"{step['index']:>3}  forward     {node} = {graph.nodes[node].op.name}({args})"
+                f" = {show(step['out'])}"
+            )
+        elif step["phase"] == "backward":
+            print(f"{step['index']:>3}  backward    {node}: dout = {show(step['dout'])}")
+            for e in step["edges"]:
+                local = f" (local {show(e['local'])})" if e["local"] is not None else ""
+                print(f"{'':>17}-> {e['source']}: {e['formula']}{local} = {show(e['grad'])}")
+        else:
+            parts = " + ".join(show(p["grad"]) for p in step["parts"])
+            print(f"{step['index']:>3}  accumulate  {node}: {parts} = {show(step['sum'])}")
+    print("gradients:")
+    for node_id, grad in trace.grads.items():
+        if graph.nodes[node_id].is_leaf:
+            print(f"  d{graph.output}/d{node_id} = {show(grad)}")
+    for warning in trace.warnings:
+        print(f"warning: {warning['message']}")
+    return 0
+
+
+def show(value: Any) -> str:
+    """A number rounded to 10 significant digits (220, not 220.00000000000003); arrays too."""
+    if value is None:
+        return "-"
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return f"{float(array):.10g}"
+    if array.size > 12:
+        return f"array{list(array.shape)}"
+    return np.array2string(array, precision=6, suppress_small=True, separator=", ").replace(
+        "\n", ""
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

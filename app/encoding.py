@@ -1,0 +1,173 @@
+"""A trace as JSON: values as numbers or nested lists, large arrays summarised, never NaN.
+
+JSON has no NaN or infinity, so non-finite numbers become the strings "NaN", "Infinity" and
+"-Infinity" and every response is valid JSON. Arrays over the inline limit become
+``{shape, summary, preview}`` unless the request asks for full data. Each distinct array is
+encoded once and shared wherever it appears (a value shows up in its node, in its consumers'
+forward steps and in the values map).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from app.composites import COMPOSITES
+from app.engine import Trace
+
+PREVIEW_ITEMS = 6
+ALWAYS_INLINE = PREVIEW_ITEMS * PREVIEW_ITEMS  # a summary of this few is no smaller
+# A response sends at most this many times ``inline_elements`` elements inline, all arrays
+# together: without it a chain of arrays just under the limit (2000 nodes of 1000 elements)
+# made a 120 KB request answer with 240 MB of JSON.
+INLINE_BUDGET_FACTOR = 20
+# With "full": true, arrays are sent whole up to this many elements in all (the book-size
+# network's trace has about 270,000); past it they are summarised, so no request can make the
+# server write hundreds of megabytes.
+FULL_BUDGET = 1_000_000
+
+
+class ValueEncoder:
+    """Encodes arrays for one response, remembering each array it has already encoded."""
+
+    def __init__(self, inline_elements: int, full: bool = False):
+        self.inline_elements = inline_elements
+        self.full = full
+        self.inline_left = FULL_BUDGET if full else INLINE_BUDGET_FACTOR * inline_elements
+        self._seen: dict[int, tuple[np.ndarray, Any]] = {}
+
+    def __call__(self, value: np.ndarray | None) -> Any:
+        if value is None:
+            return None
+        key = id(value)
+        if key in self._seen:
+            return self._seen[key][1]
+        if value.size > self.inline_elements and not self.full:
+            encoded = summarise(value)
+        elif value.size <= ALWAYS_INLINE:
+            encoded = to_json_numbers(value)
+        elif value.size <= self.inline_left:
+            encoded = to_json_numbers(value)
+            self.inline_left -= value.size
+        else:
+            encoded = summarise(value)
+        self._seen[key] = (value, encoded)  # keep value alive so its id is not reused
+        return encoded
+
+
+def to_json_numbers(value: np.ndarray) -> Any:
+    """A number or nested list, with non-finite numbers as strings."""
+    if np.isfinite(value).all():
+        return value.tolist()
+    out = value.astype(object)
+    out[np.isnan(value)] = "NaN"
+    out[np.isposinf(value)] = "Infinity"
+    out[np.isneginf(value)] = "-Infinity"
+    return out.tolist()
+
+
+def json_float(x: float | None) -> float | str | None:
+    """A plain float as JSON allows it: non-finite ones as "NaN", "Infinity", "-Infinity"."""
+    if x is None or math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def summarise(value: np.ndarray) -> dict[str, Any]:
+    """Shape, statistics and the top-left corner of a large array."""
+    finite = value[np.isfinite(value)]
+    with np.errstate(all="ignore"):  # mean, std and norm of huge finite numbers overflow
+        stats = (
+            {
+                "min": float(finite.min()),
+                "max": float(finite.max()),
+                "mean": json_float(float(finite.mean())),
+                "std": json_float(float(finite.std())),
+                "norm": json_float(float(np.linalg.norm(finite))),
+            }
+            if finite.size
+            else dict.fromkeys(("min", "max", "mean", "std", "norm"))
+        )
+    stats["non_finite"] = int(value.size - finite.size)
+    # the top-left corner of the last two axes (at most 6 x 6), at index 0 of any others
+    corner = value[
+        tuple(
+            slice(0, PREVIEW_ITEMS if axis >= value.ndim - 2 else 1) for axis in range(value.ndim)
+        )
+    ]
+    return {"shape": list(value.shape), "summary": stats, "preview": to_json_numbers(corner)}
+
+
+def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dict[str, Any]:
+    """The trace in the wire format of ``app.schemas.TraceResponse``."""
+    encode = ValueEncoder(inline_elements, full)
+    graph = trace.graph
+    steps = []
+    for step in trace.steps:
+        if step["phase"] == "forward":
+            steps.append(
+                {
+                    **step,
+                    "inputs": [{**i, "value": encode(i["value"])} for i in step["inputs"]],
+                    "out": encode(step["out"]),
+                }
+            )
+        elif step["phase"] == "backward":
+            steps.append(
+                {
+                    **step,
+                    "dout": encode(step["dout"]),
+                    "edges": [
+                        {**e, "local": json_float(e["local"]), "grad": encode(e["grad"])}
+                        for e in step["edges"]
+                    ],
+                }
+            )
+        else:
+            steps.append(
+                {
+                    **step,
+                    "parts": [{**p, "grad": encode(p["grad"])} for p in step["parts"]],
+                    "sum": encode(step["sum"]),
+                }
+            )
+    return {
+        "graph": {
+            "nodes": [
+                {
+                    "id": node.id,
+                    "op": node.op.name,
+                    "label": node.label,
+                    "inputs": node.inputs,
+                    "shape": list(node.shape),
+                    "layer": node.op.layer.__name__ if node.op.layer else None,
+                    "symbol": node.op.symbol_for(node.params),
+                    "box": node.op.box,
+                    "requires_grad": node.requires_grad,
+                    "params": node.params,
+                    "composite": node.op.name in COMPOSITES,
+                    "group": node.group,
+                }
+                for node in graph.nodes.values()
+            ],
+            "edges": [
+                {"id": e.id, "source": e.source, "target": e.target, "port": e.port}
+                for e in graph.edges
+            ],
+            "output": graph.output,
+            "order": graph.order,
+        },
+        "steps": steps,
+        "values": {node_id: encode(trace.values[node_id]) for node_id in graph.order},
+        "grads": {node_id: encode(trace.grads[node_id]) for node_id in graph.order},
+        "warnings": trace.warnings,
+        "dout": encode(trace.dout),
+    }
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact JSON; allow_nan=False proves no NaN slipped through unencoded."""
+    return json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,364 @@
+"""A graph spec becomes a validated DAG: ids, ops, arity, params, values, cycles and shapes.
+
+Everything a client can get wrong is caught here, before any arithmetic, and reported as a
+``GraphError`` that names the field and the node. The single topological order computed here
+is the order of the forward steps, reversed for the backward steps, and the drawing's columns.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.ops import OPS, Op, OpError, check_params
+from app.settings import Settings
+
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+MAX_NDIM = 8
+MAX_ID_LENGTH = 100
+
+
+class GraphError(ValueError):
+    """A graph that cannot be traced; ``field`` is where in the request, ``node`` which node."""
+
+    def __init__(self, message: str, *, field: str | None = None, node: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.node = node
+
+
+@dataclass
+class Node:
+    """One validated node: its op, its inputs by id, and for a leaf its value."""
+
+    id: str
+    op: Op
+    inputs: list[str]
+    label: str
+    requires_grad: bool
+    params: dict[str, Any]
+    group: str | None = None
+    shape: tuple[int, ...] = ()
+    value: np.ndarray | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op.name == "input"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The value of ``source`` going into input ``port`` of ``target``."""
+
+    source: str
+    target: str
+    port: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}->{self.target}:{self.port}"
+
+
+@dataclass
+class Graph:
+    """A DAG in topological order, with the consumers of each node (its fan-out)."""
+
+    nodes: dict[str, Node]
+    order: list[str]
+    output: str
+    edges: list[Edge] = field(default_factory=list)
+    consumers: dict[str, list[Edge]] = field(default_factory=dict)
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Each node's index in the topological order."""
+        if len(self._position) != len(self.order):
+            self._position = {node_id: i for i, node_id in enumerate(self.order)}
+        return self._position
+
+    _position: dict[str, int] = field(default_factory=dict, repr=False)
+
+
+def parse_value(raw: Any, *, field: str, node: str | None = None) -> np.ndarray:
+    """A JSON number or nested list as a read-only float64 array, or a GraphError saying why not.
+
+    The strings "NaN", "Infinity" and "-Infinity" are accepted, as the trace writes them.
+    """
+    where = f"{field} (node {node!r})" if node is not None else field
+    if isinstance(raw, str) and raw in NON_FINITE:
+        raw = NON_FINITE[raw]
+    if isinstance(raw, bool) or not isinstance(raw, int | float | list):
+        raise GraphError(
+            f"{where}: expected a number or a nested list of numbers, got {describe(raw)}",
+            field=field,
+            node=node,
+        )
+    if isinstance(raw, int | float):
+        try:
+            return freeze(np.array(float(raw), dtype=np.float64))
+        except OverflowError:
+            raise GraphError(
+                f"{where}: {raw} is too large for float64", field=field, node=node
+            ) from None
+    try:
+        grid = np.array(raw, dtype=object)
+    except (ValueError, RecursionError):
+        raise GraphError(
+            f"{where}: not a rectangular nested list of numbers", field=field, node=node
+        ) from None
+    flat = grid.ravel().tolist()
+    kinds = set(map(type, flat))
+    if grid.ndim > MAX_NDIM or (list in kinds and grid.ndim >= MAX_NDIM):
+        raise GraphError(
+            f"{where}: nested too deep; at most {MAX_NDIM} dimensions are allowed",
+            field=field,
+            node=node,
+        )
+    if list in kinds:
+        raise GraphError(
+            f"{where}: rows of different lengths (or a number beside a list)",
+            field=field,
+            node=node,
+        )
+    if kinds - {int, float}:
+        bad = [x for x in flat if type(x) not in (int, float) and not is_non_finite_name(x)]
+        if bad:  # a list, not next(..., None): a null element must not pass as "none found"
+            raise GraphError(
+                f"{where}: every element must be a number, got {describe(bad[0])}",
+                field=field,
+                node=node,
+            )
+        flat = [NON_FINITE[x] if type(x) is str else x for x in flat]
+        grid = np.array(flat, dtype=object).reshape(grid.shape)
+    if grid.size == 0:
+        raise GraphError(f"{where}: an empty array has nothing to trace", field=field, node=node)
+    try:
+        return freeze(grid.astype(np.float64))
+    except OverflowError:
+        raise GraphError(
+            f"{where}: a number is too large for float64", field=field, node=node
+        ) from None
+
+
+def is_non_finite_name(x: Any) -> bool:
+    return type(x) is str and x in NON_FINITE
+
+
+def freeze(value: np.ndarray) -> np.ndarray:
+    """Make an array read-only, so no layer can rewrite a value the trace has recorded."""
+    value.flags.writeable = False
+    return value
+
+
+def describe(x: Any) -> str:
+    """A short, safe description of a bad JSON value for an error message."""
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, str):
+        return f"the string {x[:40]!r}"
+    if isinstance(x, dict):
+        return "an object"
+    return type(x).__name__
+
+
+def build_graph(
+    spec_nodes: Sequence[Mapping[str, Any]],
+    output: str,
+    settings: Settings,
+    overrides: Mapping[str, Any] | None = None,
+) -> Graph:
+    """Validate a spec (nodes as dicts, the output id, leaf overrides) into a Graph."""
+    if not spec_nodes:
+        raise GraphError("graph.nodes: a graph needs at least one node", field="graph.nodes")
+    if len(spec_nodes) > settings.max_nodes:
+        raise GraphError(
+            f"graph.nodes: {len(spec_nodes)} nodes is more than the limit of {settings.max_nodes}",
+            field="graph.nodes",
+        )
+    nodes: dict[str, Node] = {}
+    for i, spec in enumerate(spec_nodes):
+        nodes_field = f"graph.nodes[{i}]"
+        node_id = spec.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            raise GraphError(
+                f"{nodes_field}.id: every node needs a non-empty id", field=nodes_field
+            )
+        if len(node_id) > MAX_ID_LENGTH:
+            raise GraphError(
+                f"{nodes_field}.id: ids are at most {MAX_ID_LENGTH} characters",
+                field=f"{nodes_field}.id",
+            )
+        if node_id in nodes:
+            raise GraphError(
+                f"{nodes_field}.id: duplicate id {node_id!r}",
+                field=f"{nodes_field}.id",
+                node=node_id,
+            )
+        nodes[node_id] = make_node(spec, nodes_field, node_id)
+
+    for node_id, raw in (overrides or {}).items():
+        where = f"values.{node_id}"
+        if node_id not in nodes:
+            raise GraphError(f"{where}: no node with id {node_id!r}", field="values", node=node_id)
+        if not nodes[node_id].is_leaf:
+            raise GraphError(
+                f"{where}: node {node_id!r} is a {nodes[node_id].op.name} node; only inputs "
+                "take values",
+                field="values",
+                node=node_id,
+            )
+        nodes[node_id].value = parse_value(raw, field=where, node=node_id)
+
+    if output not in nodes:
+        raise GraphError(f"graph.output: no node with id {output!r}", field="graph.output")
+
+    graph = Graph(nodes=nodes, order=topological_order(nodes), output=output)
+    for node in nodes.values():
+        graph.consumers[node.id] = []
+    for node_id in graph.order:
+        node = nodes[node_id]
+        for port, source in enumerate(node.inputs):
+            edge = Edge(source, node_id, port)
+            graph.edges.append(edge)
+            graph.consumers[source].append(edge)
+    infer_shapes(graph, settings)
+    return graph
+
+
+def make_node(spec: Mapping[str, Any], where: str, node_id: str) -> Node:
+    op_name = spec.get("op")
+    op = OPS.get(op_name) if isinstance(op_name, str) else None
+    if op is None:
+        known = ", ".join(sorted(OPS))
+        raise GraphError(
+            f"{where}.op: unknown op {op_name!r} for node {node_id!r} (known ops: {known})",
+            field=f"{where}.op",
+            node=node_id,
+        )
+    inputs = list(spec.get("inputs") or [])
+    if len(inputs) != op.arity:
+        raise GraphError(
+            f"{where}.inputs: {op.name} takes {op.arity} input(s) "
+            f"({', '.join(op.inputs) or 'none'}), node {node_id!r} has {len(inputs)}",
+            field=f"{where}.inputs",
+            node=node_id,
+        )
+    try:
+        params = check_params(op, dict(spec.get("params") or {}))
+    except OpError as e:
+        raise GraphError(
+            f"{where}.params: node {node_id!r}: {e}", field=f"{where}.params", node=node_id
+        ) from None
+    label = spec.get("label") or node_id
+    node = Node(
+        id=node_id,
+        op=op,
+        inputs=inputs,
+        label=str(label),
+        requires_grad=bool(spec.get("requires_grad", True)),
+        params=params,
+        group=spec.get("group"),
+    )
+    if node.is_leaf:
+        if spec.get("value") is None:
+            raise GraphError(
+                f"{where}.value: input node {node_id!r} needs a value",
+                field=f"{where}.value",
+                node=node_id,
+            )
+        node.value = parse_value(spec["value"], field=f"{where}.value", node=node_id)
+    elif spec.get("value") is not None:
+        raise GraphError(
+            f"{where}.value: node {node_id!r} is a {op.name} node; only inputs take a value",
+            field=f"{where}.value",
+            node=node_id,
+        )
+    return node
+
+
+def topological_order(nodes: dict[str, Node]) -> list[str]:
+    """Kahn's algorithm, breaking ties by the order of the spec so the result is stable."""
+    position = {node_id: i for i, node_id in enumerate(nodes)}
+    waiting = {node_id: 0 for node_id in nodes}
+    users: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+    for node in nodes.values():
+        for port, source in enumerate(node.inputs):
+            if source not in nodes:
+                raise GraphError(
+                    f"graph.nodes[{position[node.id]}].inputs[{port}]: node {node.id!r} reads "
+                    f"{source!r}, which is not a node",
+                    field=f"graph.nodes[{position[node.id]}].inputs",
+                    node=node.id,
+                )
+            waiting[node.id] += 1
+            users[source].append(node.id)
+    ready = [position[n] for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    ids = list(nodes)
+    order = []
+    while ready:
+        node_id = ids[heapq.heappop(ready)]
+        order.append(node_id)
+        for user in users[node_id]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, position[user])
+    if len(order) < len(nodes):
+        stuck = next(n for n in ids if waiting[n] > 0)
+        raise GraphError(
+            f"graph.nodes: node {stuck!r} is part of a cycle; a computational graph must be "
+            "acyclic",
+            field="graph.nodes",
+            node=stuck,
+        )
+    return order
+
+
+def node_field(graph: Graph, node_id: str) -> str:
+    """Where a node is in the request: ``graph.nodes[i]``, its index in the spec."""
+    return f"graph.nodes[{list(graph.nodes).index(node_id)}]"
+
+
+def infer_shapes(graph: Graph, settings: Settings) -> None:
+    """Each node's shape, from the leaves forward, before any arithmetic: too large is an error."""
+    total = 0
+    for node_id in graph.order:
+        node = graph.nodes[node_id]
+        if node.is_leaf:
+            assert node.value is not None
+            node.shape = node.value.shape
+        else:
+            shapes = [graph.nodes[s].shape for s in node.inputs]
+            try:
+                node.shape = node.op.shape_rule(shapes, node.params)
+            except OpError as e:
+                where = node_field(graph, node_id)
+                raise GraphError(
+                    f"{where}: node {node_id!r} ({node.op.name}): {e}", field=where, node=node_id
+                ) from None
+        size = math.prod(node.shape)
+        if size > settings.max_elements:
+            where = node_field(graph, node_id)
+            raise GraphError(
+                f"{where}: node {node_id!r}: shape {list(node.shape)} has {size} elements, more "
+                f"than the limit of {settings.max_elements}",
+                field=where,
+                node=node_id,
+            )
+        total += size
+        if total > settings.max_total_elements:
+            where = node_field(graph, node_id)
+            raise GraphError(
+                f"{where}: node {node_id!r}: the graph's values add up to more than "
+                f"{settings.max_total_elements} elements",
+                field=where,
+                node=node_id,
+            )

@@ -1,0 +1,341 @@
+"""The op catalogue: each op's layer, arity, symbol, formulas and shape rule.
+
+The engine never does arithmetic itself: it looks an op up here, builds its layer from
+``app.layers`` and calls the layer's ``forward`` and ``backward``. What the page shows about an
+op (its symbol, its formulas, the source of its layer class) comes from here too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from app import layers
+
+Shape = tuple[int, ...]
+
+
+class OpError(ValueError):
+    """An op was given inputs or params it cannot take; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class Op:
+    """One kind of node: how to build its layer and what the page says about it."""
+
+    name: str
+    layer: type | None
+    inputs: tuple[str, ...]
+    symbol: str
+    forward: str
+    backward: tuple[str, ...]
+    shape_rule: Callable[[list[Shape], dict[str, Any]], Shape]
+    description: str
+    box: bool = False
+    params: dict[str, str] = field(default_factory=dict)
+    no_grad_inputs: frozenset[int] = frozenset()
+
+    @property
+    def arity(self) -> int:
+        return len(self.inputs)
+
+    def make_layer(self, params: dict[str, Any]):
+        """A fresh layer for one node (layers cache state, so nodes never share one)."""
+        if self.name == "pow":
+            return layers.PowLayer(params["p"])
+        if self.name == "sum":
+            return layers.Sum(params.get("axis"))
+        if self.name == "affine":
+            return layers.Affine(W=None, b=None)  # the book passes W, b here; run_forward does
+        return self.layer()
+
+    def run_forward(self, layer, inputs: list[np.ndarray]) -> np.ndarray:
+        """The layer's forward with the book's calling convention (Affine takes W, b first)."""
+        if self.name == "affine":
+            x, W, b = inputs
+            layer.W, layer.b = W, b
+            return layer.forward(x)
+        return layer.forward(*inputs)
+
+    def run_backward(self, layer, dout: np.ndarray) -> list[np.ndarray | None]:
+        """The layer's backward as one gradient per input (None where an input takes none)."""
+        grads = layer.backward(dout)
+        if self.name == "affine":
+            grads = (grads, layer.dW, layer.db)
+        elif self.name == "softmax_with_loss":
+            grads = (grads, None)
+        elif not isinstance(grads, tuple):
+            grads = (grads,)
+        return list(grads)
+
+    def symbol_for(self, params: dict[str, Any]) -> str:
+        """The node's label in the drawing; pow shows its exponent like the book's "**2"."""
+        if self.name == "pow":
+            return f"**{format_number(params['p'])}"
+        return self.symbol
+
+    @property
+    def source(self) -> str:
+        return layer_source(self.layer) if self.layer else ""
+
+
+@cache
+def layer_source(layer: type) -> str:
+    return inspect.getsource(layer)
+
+
+def format_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+# Shape rules. Each gets the input shapes and params and returns the output shape, or raises
+# OpError with a message that the graph validator prefixes with the node's id.
+
+
+def same_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    return shapes[0]
+
+
+def broadcast(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise OpError(
+            f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast together"
+        ) from None
+
+
+def matmul_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    x, W = shapes
+    if not (1 <= len(x) <= 2 and 1 <= len(W) <= 2):
+        raise OpError(f"matmul takes vectors or matrices, got shapes {list(x)} and {list(W)}")
+    if x[-1] != W[0]:
+        raise OpError(
+            f"shapes {list(x)} and {list(W)} do not fit: x has {x[-1]} columns, W {W[0]} rows"
+        )
+    return x[:-1] + W[1:]
+
+
+def affine_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    x, W, b = shapes
+    if len(W) != 2:
+        raise OpError(f"W must be a matrix (D x M), got shape {list(W)}")
+    if len(x) == 0:
+        raise OpError("x must be a vector or a batch, got a scalar")
+    features = x[-1] if len(x) <= 2 else math.prod(x[1:])
+    if features != W[0]:
+        raise OpError(
+            f"x has {features} features per sample but W has {W[0]} rows "
+            f"(shapes {list(x)}, {list(W)})"
+        )
+    out = (W[1],) if len(x) == 1 else (x[0], W[1])
+    try:
+        fits = tuple(np.broadcast_shapes(out, b)) == out
+    except ValueError:
+        fits = False
+    if not fits:
+        raise OpError(f"b of shape {list(b)} does not broadcast to the output shape {list(out)}")
+    return out
+
+
+def softmax_with_loss_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    x, t = shapes
+    if len(x) not in (1, 2):
+        raise OpError(f"x must be a vector or a batch of scores (N x classes), got {list(x)}")
+    if t != x and t != x[:-1]:
+        raise OpError(
+            f"t must be one-hot with x's shape {list(x)} or class indices of shape "
+            f"{list(x[:-1])}, got {list(t)}"
+        )
+    return ()
+
+
+def sum_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    (x,) = shapes
+    axis = params.get("axis")
+    if axis is None:
+        return ()
+    if not -len(x) <= axis < len(x):
+        raise OpError(f"axis {axis} is out of range for shape {list(x)}")
+    axis %= len(x)
+    return x[:axis] + x[axis + 1 :]
+
+
+def binary(name, layer, symbol, forward, dx, dy, description) -> Op:
+    return Op(name, layer, ("x", "y"), symbol, forward, (dx, dy), broadcast, description)
+
+
+def unary(name, layer, symbol, forward, dx, description, **kw) -> Op:
+    return Op(name, layer, ("x",), symbol, forward, (dx,), same_shape, description, **kw)
+
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in [
+        Op("input", None, (), "", "", (), same_shape, "A leaf: a value given by the user."),
+        binary(
+            "add",
+            layers.AddLayer,
+            "+",
+            "out = x + y",
+            "dx = dout * 1",
+            "dy = dout * 1",
+            "Addition passes the gradient on unchanged (5.3.1).",
+        ),
+        binary(
+            "sub",
+            layers.SubLayer,
+            "−",
+            "out = x - y",
+            "dx = dout * 1",
+            "dy = dout * -1",
+            "Subtraction: the second input gets the gradient negated.",
+        ),
+        binary(
+            "mul",
+            layers.MulLayer,
+            "×",
+            "out = x * y",
+            "dx = dout * y",
+            "dy = dout * x",
+            "Multiplication swaps the inputs in backward (5.3.2).",
+        ),
+        binary(
+            "div",
+            layers.DivLayer,
+            "÷",
+            "out = x / y",
+            "dx = dout / y",
+            "dy = -dout * x / y**2",
+            "Division.",
+        ),
+        unary("neg", layers.NegLayer, "−", "out = -x", "dx = -dout", "Negation."),
+        unary(
+            "pow",
+            layers.PowLayer,
+            "**",
+            "out = x ** p",
+            "dx = dout * p * x ** (p - 1)",
+            "Power by a constant p, like the book's **2 node (5.2).",
+            params={"p": "the constant exponent (default 2)"},
+        ),
+        unary(
+            "exp",
+            layers.ExpLayer,
+            "exp",
+            "out = exp(x)",
+            "dx = dout * exp(x)",
+            "The exponential: its derivative is itself (figure 5-19).",
+        ),
+        unary(
+            "log", layers.LogLayer, "log", "out = log(x)", "dx = dout / x", "The natural logarithm."
+        ),
+        unary(
+            "reciprocal",
+            layers.ReciprocalLayer,
+            "/",
+            "out = 1 / x",
+            "dx = -dout * out**2",
+            'The book\'s "/" node of figure 5-19: y = 1/x.',
+        ),
+        unary(
+            "relu",
+            layers.Relu,
+            "ReLU",
+            "out = max(0, x)",
+            "dx = dout * (x > 0)",
+            "ReLU blocks the gradient where x <= 0 (5.5.1).",
+        ),
+        unary(
+            "sigmoid",
+            layers.Sigmoid,
+            "sigmoid",
+            "out = 1 / (1 + exp(-x))",
+            "dx = dout * out * (1 - out)",
+            "The sigmoid as one node (5.5.2).",
+        ),
+        unary(
+            "tanh",
+            layers.Tanh,
+            "tanh",
+            "out = tanh(x)",
+            "dx = dout * (1 - out**2)",
+            "The hyperbolic tangent.",
+        ),
+        Op(
+            "matmul",
+            layers.MatMul,
+            ("x", "W"),
+            "dot",
+            "out = x · W",
+            ("dx = dout · Wᵀ", "dW = xᵀ · dout"),
+            matmul_shape,
+            "The matrix product of figure 5-25.",
+        ),
+        Op(
+            "affine",
+            layers.Affine,
+            ("x", "W", "b"),
+            "Affine",
+            "out = x · W + b",
+            ("dx = dout · Wᵀ", "dW = xᵀ · dout", "db = sum(dout, axis=0)"),
+            affine_shape,
+            "The Affine layer: a matrix product and a bias, for a batch (5.6.2).",
+            box=True,
+        ),
+        Op(
+            "softmax_with_loss",
+            layers.SoftmaxWithLoss,
+            ("x", "t"),
+            "Softmax-with-Loss",
+            "loss = -sum(t * log(softmax(x))) / N",
+            ("dx = dout * (y - t) / N", "(t is data)"),
+            softmax_with_loss_shape,
+            "Softmax followed by the cross-entropy error (5.6.3).",
+            box=True,
+            no_grad_inputs=frozenset({1}),
+        ),
+        Op(
+            "sum",
+            layers.Sum,
+            ("x",),
+            "sum",
+            "out = sum(x)",
+            ("dx = dout (broadcast)",),
+            sum_shape,
+            "The sum of all elements, or along one axis.",
+            params={"axis": "the axis to sum over (default: all elements)"},
+        ),
+    ]
+}
+
+MAX_EXPONENT = 64
+
+
+def check_params(op: Op, params: dict[str, Any]) -> dict[str, Any]:
+    """The params an op needs, with defaults, or an OpError naming the bad one."""
+    unknown = sorted(set(params) - set(op.params))
+    if unknown:
+        allowed = ", ".join(op.params) or "none"
+        raise OpError(f"unknown param {unknown[0]!r} for op {op.name!r} (allowed: {allowed})")
+    if op.name == "pow":
+        p = params.get("p", 2)
+        # an int is always finite (and math.isfinite would overflow on one like 10**400)
+        finite = isinstance(p, int) or (isinstance(p, float) and math.isfinite(p))
+        if isinstance(p, bool) or not finite:
+            raise OpError(f"param 'p' must be a finite number, got {p!r}")
+        if abs(p) > MAX_EXPONENT:
+            raise OpError(f"param 'p' must be at most {MAX_EXPONENT} in size, got {p!r}")
+        return {"p": p}
+    if op.name == "sum":
+        axis = params.get("axis")
+        if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
+            raise OpError(f"param 'axis' must be an integer or null, got {axis!r}")
+        return {"axis": axis}
+    return {}

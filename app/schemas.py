@@ -1,0 +1,341 @@
+"""Request and response models of the REST API; their descriptions are the reference at /docs.
+
+A *value* on the wire is a JSON number (a scalar), a nested list of numbers (an array of any
+shape), one of the strings "NaN", "Infinity", "-Infinity", or, for an array over the inline
+limit, an object ``{shape, summary: {min, max, mean, std, norm, non_finite}, preview}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+VALUE_DOC = (
+    'A number, a nested list of numbers (any shape), the strings "NaN", "Infinity", '
+    '"-Infinity", or (responses only) a summary {shape, summary, preview} of a large array.'
+)
+
+
+# A hard ceiling checked while parsing, so a body listing 100,000 nodes is refused before they
+# are all validated; the configurable limit (BPV_MAX_NODES) is checked after.
+MAX_SPEC_NODES = 20_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NodeSpec(Strict):
+    """One node of a graph spec."""
+
+    id: str = Field(
+        description="Unique id; other nodes name it in their inputs.", examples=["apple"]
+    )
+    op: str = Field(
+        description="The op: 'input' for a leaf, or one of GET /api/ops.", examples=["mul"]
+    )
+    inputs: list[str] = Field(
+        default_factory=list, description="Ids of the nodes feeding this one, in port order."
+    )
+    value: Any = Field(default=None, description="The value of an input node. " + VALUE_DOC)
+    label: str | None = Field(
+        default=None, max_length=200, description="Text drawn for the node; defaults to its id."
+    )
+    requires_grad: bool = Field(
+        default=True,
+        description="False for data that takes no gradient (labels t, constants of a figure).",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Op parameters: {'p': 2} for pow, {'axis': 0} for sum."
+    )
+    group: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The composite node this one is part of (set when a node is expanded).",
+    )
+
+
+class GraphSpec(Strict):
+    """A computational graph: its nodes and the id of the output node."""
+
+    nodes: list[NodeSpec] = Field(
+        description="Leaves and ops, in any order (at most BPV_MAX_NODES, 2000 by default)."
+    )
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def not_too_many(cls, nodes: Any) -> Any:
+        # Checked before the nodes are validated one by one, which takes seconds for 100,000.
+        if isinstance(nodes, list) and len(nodes) > MAX_SPEC_NODES:
+            raise ValueError(f"{len(nodes)} nodes is more than the limit of {MAX_SPEC_NODES}")
+        return nodes
+
+    output: str = Field(description="Id of the node whose gradient is traced back.")
+
+
+class TraceRequest(Strict):
+    """What to trace: exactly one of graph, example, expression; leaf overrides; the seed."""
+
+    graph: GraphSpec | None = Field(default=None, description="A graph spec to trace.")
+    example: str | None = Field(
+        default=None, description="A preset id from GET /api/examples.", examples=["apple"]
+    )
+    expression: str | None = Field(
+        default=None,
+        description="A formula such as '(x + y) ** 2' or 't = x + y; z = t ** 2': numbers, "
+        "names, + - * / **, unary minus, parentheses, exp log sqrt sigmoid relu tanh, and "
+        "assignments, one per line or separated by ';'; the last line is the output. "
+        "Variables start at 1; set them in 'values'.",
+        examples=["(x + y) ** 2"],
+    )
+    values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="New values for input nodes, by id: {'apple': 150}. " + VALUE_DOC,
+    )
+    dout: Any = Field(
+        default=None,
+        description="The gradient fed into the output: a number (broadcast) or an array of the "
+        "output's shape. Default 1 (ones). The book uses 1.3 in figures 5-11 and 5-13.",
+    )
+    full: bool = Field(default=False, description="Send large arrays whole instead of summarised.")
+    expand: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Ids of sigmoid and affine nodes to draw as their primitive nodes "
+        "(figures 5-19 and 5-25); the numbers around them stay the same.",
+    )
+
+    @model_validator(mode="after")
+    def exactly_one_source(self) -> TraceRequest:
+        given = [k for k in ("graph", "example", "expression") if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(
+                f"give exactly one of 'graph', 'example' or 'expression' (found: {found})"
+            )
+        return self
+
+
+class Localized(BaseModel):
+    en: str = Field(description="English.")
+    ja: str = Field(description="Japanese.")
+
+
+class ExampleSummary(BaseModel):
+    """A chapter 5 preset."""
+
+    id: str = Field(description="Pass as 'example' to POST /api/trace.")
+    section: str = Field(description="The section of chapter 5, e.g. '5.4.1'.")
+    group: Localized = Field(description="The section group the picker shows it under.")
+    title: Localized
+    description: Localized = Field(description="What the book shows with it.")
+
+
+class ExampleDetail(ExampleSummary):
+    graph: GraphSpec = Field(description="The preset's graph spec, with the book's values.")
+    dout: Any = Field(description="The upstream gradient the book uses, or null for 1.")
+
+
+class OpInfo(BaseModel):
+    """One op of the catalogue."""
+
+    name: str = Field(description="Its name in a graph spec.")
+    arity: int = Field(description="How many inputs it takes.")
+    inputs: list[str] = Field(description="The names of its inputs, in port order.")
+    symbol: str = Field(description="What its node shows: ×, +, exp, /, ReLU, Affine...")
+    box: bool = Field(description="True if drawn as a box (layers) instead of a circle.")
+    layer: str | None = Field(description="Its layer class in app/layers.py.")
+    forward: str = Field(description="The forward formula.")
+    backward: list[str] = Field(description="The gradient formula of each input.")
+    params: dict[str, str] = Field(description="Its parameters and what they mean.")
+    description: str
+    source: str = Field(description="The Python source of its layer class.")
+
+
+class TraceNode(BaseModel):
+    id: str
+    op: str
+    label: str
+    inputs: list[str]
+    shape: list[int] = Field(description="[] for a scalar.")
+    layer: str | None
+    symbol: str
+    box: bool
+    requires_grad: bool
+    params: dict[str, Any]
+    composite: bool = Field(description="True for sigmoid and affine: they can be expanded.")
+    group: str | None = Field(description="The expanded composite this node belongs to.")
+
+
+class TraceEdge(BaseModel):
+    id: str = Field(description="'source->target:port'.")
+    source: str
+    target: str
+    port: int = Field(description="Which input of the target it feeds (0-based).")
+
+
+class TraceGraph(BaseModel):
+    nodes: list[TraceNode]
+    edges: list[TraceEdge]
+    output: str
+    order: list[str] = Field(description="The topological order, leaves included.")
+
+
+class StepInput(BaseModel):
+    edge: str
+    source: str
+    value: Any = Field(description=VALUE_DOC)
+
+
+class StepEdgeGrad(BaseModel):
+    edge: str
+    source: str
+    port: int
+    formula: str = Field(description="The backward formula for this input, e.g. 'dx = dout * y'.")
+    local: float | str | None = Field(
+        description="The local derivative d out / d input for scalar ops ('NaN', 'Infinity' "
+        "or '-Infinity' if not finite); null for tensors."
+    )
+    grad: Any = Field(
+        description="The gradient sent along this edge (dout times local). " + VALUE_DOC
+    )
+
+
+class StepPart(BaseModel):
+    edge: str
+    target: str = Field(description="The consumer this part of the gradient came from.")
+    grad: Any
+
+
+class Step(BaseModel):
+    """A forward, backward or accumulate step; which fields are set depends on the phase."""
+
+    index: int
+    phase: Literal["forward", "backward", "accumulate"]
+    node: str
+    inputs: list[StepInput] | None = Field(default=None, description="forward: each input.")
+    out: Any = Field(default=None, description="forward: the output value.")
+    dout: Any = Field(default=None, description="backward: the gradient that arrived.")
+    edges: list[StepEdgeGrad] | None = Field(
+        default=None, description="backward: the gradient sent along each input edge."
+    )
+    parts: list[StepPart] | None = Field(
+        default=None, description="accumulate: the gradients arriving from each consumer."
+    )
+    sum: Any = Field(default=None, description="accumulate: their sum, the node's gradient.")
+
+
+class Warning_(BaseModel):
+    code: str = Field(description="overflow, nan, gradient_overflow, no_gradient.")
+    node: str
+    message: str
+
+
+class TraceResponse(BaseModel):
+    """A whole trace: the graph, the steps in order, every value and gradient, warnings."""
+
+    graph: TraceGraph
+    steps: list[Step]
+    values: dict[str, Any] = Field(description="Forward value of every node. " + VALUE_DOC)
+    grads: dict[str, Any] = Field(
+        description="d output / d node for every node; null where the gradient does not reach."
+    )
+    warnings: list[Warning_]
+    dout: Any = Field(description="The gradient fed into the output.")
+    symbolic: Symbolic | None = Field(
+        default=None, description="For an expression: sympy's derivatives beside backprop's."
+    )
+
+
+class SymbolicDerivative(BaseModel):
+    text: str = Field(description="d output / d variable as sympy prints it, e.g. '2*x + 2*y'.")
+    value: float | None = Field(
+        description="Its value at the current variables (null for "
+        "array variables or where it is undefined)."
+    )
+
+
+class Symbolic(BaseModel):
+    """The derivative of an expression's output by sympy, built from the parsed tree."""
+
+    formula: str | None = Field(description="The output as one formula, e.g. '(x + y)**2'.")
+    derivatives: dict[str, SymbolicDerivative] = Field(description="By variable.")
+    note: str | None = Field(description="Why the derivative was skipped, if it was.")
+
+
+class ParseRequest(Strict):
+    expression: str = Field(
+        description="A formula, as for POST /api/trace.", examples=["t = x + y\nz = t ** 2"]
+    )
+
+
+class ParseResponse(BaseModel):
+    graph: GraphSpec = Field(description="The graph spec of the expression.")
+    variables: list[str] = Field(description="Its variables: the input nodes to set.")
+
+
+class GradcheckRequest(TraceRequest):
+    """What /api/trace takes, plus the settings of the numerical side."""
+
+    h: float = Field(
+        default=1e-4,
+        gt=0,
+        le=1,
+        description="The step of the central difference (the book's 1e-4).",
+    )
+    rtol: float = Field(default=1e-5, ge=0, le=1, description="Relative tolerance.")
+    atol: float = Field(default=1e-7, ge=0, le=1, description="Absolute tolerance.")
+    max_evaluations: int = Field(
+        default=2000,
+        ge=2,
+        le=20000,
+        description="Forward passes the numerical side may use; past it, large leaves are "
+        "checked on a seeded random sample of elements.",
+    )
+    seed: int = Field(default=0, ge=0, description="Seed of the sample.")
+
+
+class GradcheckLeaf(BaseModel):
+    node: str
+    label: str
+    shape: list[int]
+    elements: int
+    checked: int = Field(description="Elements differentiated numerically.")
+    sampled: bool = Field(description="True if only a sample of the elements was checked.")
+    max_abs_error: float | None
+    max_rel_error: float | None = Field(description="|numerical - backprop| / max(|each|).")
+    ok: bool = Field(description="Every checked element within atol + rtol * max(|each|).")
+    backprop: Any = Field(default=None, description="The whole gradient, for small leaves.")
+    numerical: Any = Field(default=None, description="The whole numerical gradient.")
+    samples: list[dict[str, Any]] | None = Field(
+        default=None, description="For large or sampled leaves: {index, backprop, numerical}."
+    )
+
+
+class GradcheckResponse(BaseModel):
+    """The book's gradient check (5.7.3) for every leaf that takes a gradient."""
+
+    ok: bool
+    h: float
+    rtol: float
+    atol: float
+    leaves: list[GradcheckLeaf]
+    elements: int = Field(description="Elements of all checked leaves.")
+    checked: int
+    evaluations: int = Field(description="Forward passes the numerical side ran.")
+    timed_out: bool = Field(description="True if the time limit stopped the numerical side.")
+    backprop_seconds: float = Field(description="One traced forward and backward pass.")
+    numerical_seconds: float = Field(description="The numerical side, as run.")
+    numerical_seconds_all: float = Field(
+        description="The numerical side extrapolated to every element."
+    )
+    speedup: float | None = Field(description="numerical_seconds_all / backprop_seconds.")
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    version: str
+
+
+TraceResponse.model_rebuild()

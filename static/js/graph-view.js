@@ -1,0 +1,438 @@
+// The computational graph as SVG, drawn like the book's figures: left to right, op nodes as
+// circles with their symbol, Affine / Softmax-with-Loss as boxes, leaves as plain labels, the
+// forward value above each edge and the gradient below it in red.
+//
+// Following TF Playground's updateUI, the SVG is built once per graph structure (draw) and each
+// step or edit only changes classes and text (update), so the layout never moves and nothing
+// flickers. Every string from the server goes through textContent, never through markup.
+
+import dagre from '/static/vendor/dagre.esm.js';
+import { formatValue, isScalar, shapeOf, shapeText } from './format.js';
+import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
+import { t } from './i18n.js';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const SINK = '\u0000output';
+const FONT = '13px "DejaVu Sans", "Helvetica Neue", Arial, sans-serif';
+const MIN_RADIUS = 17;
+const LABEL_HEIGHT = 40;
+const TENSOR_LABEL_HEIGHT = 54;
+
+function svg(tag, attrs = {}, parent = null) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, value);
+  if (parent) parent.appendChild(el);
+  return el;
+}
+
+function svgText(parent, cls, x, y, text = '') {
+  const el = svg('text', { class: cls, x, y }, parent);
+  el.textContent = text;
+  return el;
+}
+
+let measureContext = null;
+function textWidth(text, font = FONT) {
+  measureContext ??= document.createElement('canvas').getContext('2d');
+  measureContext.font = font;
+  return measureContext.measureText(text).width;
+}
+
+/** A string that changes only when the drawing would: the nodes, their kinds and the edges. */
+export function structureKey(trace) {
+  const g = trace.graph;
+  return JSON.stringify([
+    g.output,
+    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, shapeOf(trace.values[n.id]).length > 0]),
+    g.edges.map((e) => e.id),
+  ]);
+}
+
+/** The centre of a node's drawn shape (a fork's box also holds the sum under the shape). */
+function shapeCentre(box) {
+  return { x: box.x, y: box.y - (box.forkPad || 0) / 2 };
+}
+
+/** Where the straight line from the centre c towards p leaves a circle of radius r. */
+function circleExit(c, p, r) {
+  const dx = p.x - c.x;
+  const dy = p.y - c.y;
+  const len = Math.hypot(dx, dy) || 1;
+  return { x: c.x + (dx / len) * r, y: c.y + (dy / len) * r };
+}
+
+export class GraphView {
+  /**
+   * container: the element the SVG goes into.
+   * onEditLeaf(id, anchorElement): the user asked to edit a leaf's value on the graph.
+   * onSelectNode(id): the user clicked a node (for the inspector).
+   */
+  constructor(container, { onEditLeaf, onSelectNode }) {
+    this.container = container;
+    this.onEditLeaf = onEditLeaf;
+    this.onSelectNode = onSelectNode;
+    this.key = null;
+    this.transform = { x: 0, y: 0, k: 1 };
+    this.userMoved = false;
+    this.lastStepShown = null;
+    this.installPanZoom();
+  }
+
+  /** Lays the graph out and builds the SVG. Called only when the structure changes. */
+  draw(trace) {
+    this.key = structureKey(trace);
+    this.trace = trace;
+    const { graph } = trace;
+    this.nodesById = Object.fromEntries(graph.nodes.map((n) => [n.id, n]));
+    const layout = this.layout(trace);
+    this.container.replaceChildren();
+    const root = svg('svg', {
+      class: 'graph-svg',
+      // A group, not an img: an img would hide the focusable nodes and values inside it.
+      role: 'group',
+      'aria-label': t('graph'),
+      xmlns: SVG_NS,
+    });
+    const defs = svg('defs', {}, root);
+    const marker = svg('marker', {
+      // userSpaceOnUse: the head keeps its size when the current edge is drawn thicker.
+      id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse',
+    }, defs);
+    svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head' }, marker);
+    this.viewport = svg('g', { class: 'viewport' }, root);
+    const edgeLayer = svg('g', { class: 'edges' }, this.viewport);
+    const nodeLayer = svg('g', { class: 'nodes' }, this.viewport);
+
+    this.edgeEls = {};
+    for (const edge of [...graph.edges, this.sinkEdge(graph)]) {
+      this.edgeEls[edge.id] = this.drawEdge(edgeLayer, edge, layout);
+    }
+    this.nodeEls = {};
+    for (const node of graph.nodes) {
+      this.nodeEls[node.id] = this.drawNode(nodeLayer, node, layout.node(node.id));
+    }
+    const size = layout.graph();
+    this.size = { width: size.width || 100, height: size.height || 100 };
+    this.svg = root;
+    this.container.appendChild(root);
+    this.userMoved = false;
+    this.lastStepShown = null;
+    this.fit();
+  }
+
+  /** The edge that leaves the output to the right, carrying its value and dout, as in the book. */
+  sinkEdge(graph) {
+    return { id: `${graph.output}->output`, source: graph.output, target: SINK, port: 0, sink: true };
+  }
+
+  layout(trace) {
+    const { graph, values } = trace;
+    const g = new dagre.graphlib.Graph({ multigraph: true });
+    g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 28, edgesep: 12, marginx: 16, marginy: 16 });
+    g.setDefaultEdgeLabel(() => ({}));
+    const consumers = {};
+    for (const edge of graph.edges) consumers[edge.source] = (consumers[edge.source] || 0) + 1;
+    // dagre's ordering pass tends to stack nodes in reverse insertion order; inserting them
+    // reversed puts an op's first input on top, as the book draws x above y.
+    for (const node of [...graph.nodes].reverse()) {
+      const size = this.nodeSize(node);
+      if (consumers[node.id] > 1) {
+        // A fork writes the sum of its gradients under itself: reserve the room.
+        size.sumWidth = textWidth('Σ ' + formatValue(trace.grads[node.id], false)) + 8;
+        size.width = Math.max(size.width, size.sumWidth);
+        size.height += 20;
+        size.forkPad = 20;
+      }
+      g.setNode(node.id, size);
+    }
+    g.setNode(SINK, { width: 4, height: 4 });
+    for (const edge of [...graph.edges, this.sinkEdge(graph)].reverse()) {
+      const value = values[edge.source];
+      const tensor = !isScalar(value);
+      // Reserve room for the widest label the edge will show, so edits never need a re-layout.
+      const width = Math.max(44, textWidth(formatValue(value, false)) + 12, textWidth(formatValue(trace.grads[edge.source], false)) + 12);
+      g.setEdge(edge.source, edge.target, {
+        width: Math.min(width, 190), height: tensor ? TENSOR_LABEL_HEIGHT : LABEL_HEIGHT, labelpos: 'c',
+      }, edge.id);
+    }
+    dagre.layout(g);
+    this.graphLayout = g;
+    return g;
+  }
+
+  nodeSize(node) {
+    if (node.op === 'input') {
+      const w = textWidth(node.label ?? node.id) + 10;
+      return { width: Math.min(w, 160), height: 22, kind: 'leaf' };
+    }
+    const symbol = node.symbol || node.op;
+    if (node.box) {
+      return { width: textWidth(symbol) + 24, height: 44, kind: 'box' };
+    }
+    const r = Math.max(MIN_RADIUS, textWidth(symbol) / 2 + 8);
+    return { width: 2 * r, height: 2 * r, r, kind: 'circle' };
+  }
+
+  drawNode(parent, node, box) {
+    // A fork's box is taller to hold the sum; its shape sits in the upper part.
+    const cy = box.y - (box.forkPad || 0) / 2;
+    const group = svg('g', { class: `node ${box.kind}`, 'data-node': node.id, transform: `translate(${box.x},${cy})` }, parent);
+    const title = svg('title', {}, group);
+    title.textContent = node.label ?? node.id;
+    let symbolText = null;
+    if (box.kind === 'leaf') {
+      const label = svgText(group, 'leaf-label', 0, 4, node.label ?? node.id);
+      label.setAttribute('text-anchor', 'middle');
+      if (node.requires_grad === false) group.classList.add('constant');
+    } else {
+      if (box.kind === 'box') {
+        const h = box.height - (box.forkPad || 0);
+        const w = box.width;
+        svg('rect', { class: 'shape', x: -w / 2, y: -h / 2, width: w, height: h, rx: 4 }, group);
+      } else {
+        svg('circle', { class: 'shape', r: box.r }, group);
+      }
+      symbolText = svgText(group, 'symbol', 0, 4.5, node.symbol || node.op);
+      symbolText.setAttribute('text-anchor', 'middle');
+      group.setAttribute('tabindex', '0');
+      group.setAttribute('role', 'button');
+      group.setAttribute('aria-label', `${node.label ?? node.id} (${node.symbol || node.op})`);
+    }
+    // At a fork the sum of the gradients is written under the node.
+    const sum = svgText(group, 'node-grad', 0, (box.height - (box.forkPad || 0)) / 2 + 15, '');
+    sum.setAttribute('text-anchor', 'middle');
+    group.addEventListener('click', () => this.onSelectNode(node.id));
+    group.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') this.onSelectNode(node.id);
+    });
+    return { group, sum, kind: box.kind };
+  }
+
+  drawEdge(parent, edge, g) {
+    const info = g.edge(edge.source, edge.target, edge.id);
+    const points = info.points.map((p) => ({ ...p }));
+    const sourceBox = g.node(edge.source);
+    const targetBox = g.node(edge.target);
+    // dagre ends edges on bounding boxes; pull the ends onto the circles the nodes really are.
+    if (sourceBox.kind === 'circle' && points.length > 1) points[0] = circleExit(shapeCentre(sourceBox), points[1], sourceBox.r);
+    if (targetBox.kind === 'circle' && points.length > 1) {
+      points[points.length - 1] = circleExit(shapeCentre(targetBox), points[points.length - 2], targetBox.r + 1);
+    }
+    if (edge.sink) points[points.length - 1].x += 24;
+    const d = 'M' + points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' L');
+    const group = svg('g', { class: 'edge', 'data-edge': edge.id }, parent);
+    svg('path', { class: 'line', d, 'marker-end': 'url(#arrow)' }, group);
+    // A second path on top carries the travelling pulse; pathLength makes dash units relative.
+    const pulse = svg('path', { class: 'pulse', d, pathLength: '100' }, group);
+    const x = info.x;
+    const y = info.y;
+    const shape = svgText(group, 'edge-shape', x, y - 21, '');
+    const value = svgText(group, 'edge-value', x, y - 6, '');
+    const grad = svgText(group, 'edge-grad', x, y + 15, '');
+    for (const el of [shape, value, grad]) el.setAttribute('text-anchor', 'middle');
+    const sourceNode = this.nodesById[edge.source];
+    if (sourceNode.op === 'input') {
+      value.classList.add('editable');
+      value.setAttribute('tabindex', '0');
+      value.setAttribute('role', 'button');
+      value.setAttribute('aria-label', `Edit ${sourceNode.label ?? sourceNode.id}`);
+      const open = () => this.onEditLeaf(edge.source, value);
+      value.addEventListener('click', open);
+      value.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          event.stopPropagation();
+          open();
+        }
+      });
+    }
+    return { group, pulse, shape, value, grad, edge };
+  }
+
+  /** New numbers for the same structure: keep every element, only remember the data. */
+  setTrace(trace) {
+    this.trace = trace;
+    this.nodesById = Object.fromEntries(trace.graph.nodes.map((n) => [n.id, n]));
+  }
+
+  /**
+   * Shows position p of the timeline: texts, known/unknown classes, the current node, and a
+   * pulse along the edges the current step produces (only when the step itself changed).
+   */
+  update(timeline, p, { raw, selected }) {
+    const { trace } = this;
+    const { graph, values, grads } = trace;
+    const step = currentStep(timeline, p);
+    const stepChanged = this.lastStepShown !== p;
+    this.lastStepShown = p;
+    const notComputed = t('notComputed');
+
+    for (const node of graph.nodes) {
+      const el = this.nodeEls[node.id];
+      const known = isValueKnown(timeline, node.id, p);
+      el.group.classList.toggle('known', known);
+      el.group.classList.toggle('current', !!step && step.node === node.id);
+      el.group.classList.toggle('selected', selected === node.id);
+      const fork = (timeline.outgoing[node.id] || []).length > 1;
+      const gradKnown = fork && isNodeGradKnown(timeline, node.id, p);
+      el.sum.textContent = gradKnown && grads[node.id] !== null ? 'Σ ' + formatValue(grads[node.id], raw) : '';
+    }
+
+    const pulses = [];
+    for (const el of Object.values(this.edgeEls)) {
+      const { edge } = el;
+      const valueKnown = isValueKnown(timeline, edge.source, p);
+      const gradKnown = edge.sink ? timeline.firstBackward < p : isEdgeGradKnown(timeline, edge.id, p);
+      const value = values[edge.source];
+      const grad = edge.sink ? trace.dout : timeline.edgeGrad[edge.id];
+      const sourceNode = this.nodesById[edge.source];
+      const takesGrad = sourceNode.requires_grad !== false;
+      el.group.classList.toggle('value-known', valueKnown);
+      el.group.classList.toggle('grad-known', gradKnown && takesGrad);
+      el.shape.textContent = shapeText(shapeOf(value));
+      setText(el.value, valueKnown ? formatValue(value, raw) : '?', valueKnown ? null : notComputed);
+      if (!takesGrad) {
+        setText(el.grad, '', null);
+      } else if (!gradKnown) {
+        setText(el.grad, '?', notComputed);
+      } else if (grad === null || grad === undefined) {
+        setText(el.grad, '—', t('noGrad'));
+      } else {
+        setText(el.grad, formatValue(grad, raw), null);
+      }
+
+      let pulse = null;
+      if (step && step.phase === 'forward' && edge.source === step.node) pulse = 'pulse-fwd';
+      if (step && step.phase === 'backward' && edge.target === step.node) pulse = 'pulse-bwd';
+      if (step && step.phase === 'backward' && edge.sink && step.index === timeline.firstBackward) pulse = 'pulse-bwd';
+      if (step && step.phase === 'accumulate' && edge.source === step.node) pulse = 'pulse-part';
+      el.group.classList.toggle('active', pulse !== null);
+      if (stepChanged) pulses.push([el.pulse, pulse]);
+    }
+    if (pulses.length) restartPulses(pulses);
+  }
+
+  /** The SVG as a standalone file: the live element plus the few style rules it needs. */
+  exportSvg() {
+    const copy = this.svg.cloneNode(true);
+    copy.setAttribute('xmlns', SVG_NS);
+    copy.setAttribute('viewBox', `0 0 ${this.size.width} ${this.size.height}`);
+    copy.setAttribute('width', this.size.width);
+    copy.setAttribute('height', this.size.height);
+    copy.querySelector('.viewport').removeAttribute('transform');
+    const style = document.createElementNS(SVG_NS, 'style');
+    style.textContent = EXPORT_CSS;
+    copy.insertBefore(style, copy.firstChild);
+    return new XMLSerializer().serializeToString(copy);
+  }
+
+  // ---- pan and zoom: one transform on the viewport group ----
+
+  applyTransform() {
+    if (!this.viewport) return;
+    const { x, y, k } = this.transform;
+    this.viewport.setAttribute('transform', `translate(${x.toFixed(1)},${y.toFixed(1)}) scale(${k.toFixed(4)})`);
+  }
+
+  /**
+   * Fits the whole graph into the visible area (never enlarged beyond 1.6x, so small graphs
+   * stay readable). The area's height follows the graph's proportions, between a floor and a
+   * share of the window, so a wide, flat graph does not sit in a tall empty box.
+   */
+  fit() {
+    if (!this.size) return;
+    const width = this.container.getBoundingClientRect().width;
+    if (!width) return;
+    const maxHeight = Math.max(240, Math.min(window.innerHeight * 0.62, 640));
+    let k = Math.min((width - 16) / this.size.width, 1.6);
+    const height = Math.min(maxHeight, Math.max(200, this.size.height * k + 40));
+    k = Math.min(k, (height - 16) / this.size.height);
+    if (Math.abs(this.container.getBoundingClientRect().height - height) > 1) {
+      this.container.style.height = `${height}px`;
+    }
+    this.transform = {
+      k,
+      x: (width - this.size.width * k) / 2,
+      y: (height - this.size.height * k) / 2,
+    };
+    this.userMoved = false;
+    this.applyTransform();
+  }
+
+  zoom(factor, cx = null, cy = null) {
+    const rect = this.container.getBoundingClientRect();
+    const px = cx ?? rect.width / 2;
+    const py = cy ?? rect.height / 2;
+    const { x, y, k } = this.transform;
+    const nk = Math.min(8, Math.max(0.05, k * factor));
+    this.transform = { k: nk, x: px - ((px - x) * nk) / k, y: py - ((py - y) * nk) / k };
+    this.userMoved = true;
+    this.applyTransform();
+  }
+
+  installPanZoom() {
+    const area = this.container;
+    let drag = null;
+    area.addEventListener('pointerdown', (event) => {
+      // Clicks on nodes and editable values keep their meaning; only the background pans.
+      if (event.button !== 0 || event.target.closest('.node, .editable')) return;
+      drag = { id: event.pointerId, x: event.clientX, y: event.clientY, tx: this.transform.x, ty: this.transform.y };
+      area.setPointerCapture(event.pointerId);
+      area.classList.add('panning');
+    });
+    area.addEventListener('pointermove', (event) => {
+      if (!drag || event.pointerId !== drag.id) return;
+      this.transform = { ...this.transform, x: drag.tx + event.clientX - drag.x, y: drag.ty + event.clientY - drag.y };
+      this.userMoved = true;
+      this.applyTransform();
+    });
+    const end = () => {
+      drag = null;
+      area.classList.remove('panning');
+    };
+    area.addEventListener('pointerup', end);
+    area.addEventListener('pointercancel', end);
+    // Ctrl/Cmd + wheel (and trackpad pinch, which Chromium reports as ctrl+wheel) zooms;
+    // a plain wheel keeps scrolling the page.
+    area.addEventListener('wheel', (event) => {
+      if (!event.ctrlKey && !event.metaKey) return;
+      event.preventDefault();
+      const rect = area.getBoundingClientRect();
+      this.zoom(Math.exp(-event.deltaY * 0.002), event.clientX - rect.left, event.clientY - rect.top);
+    }, { passive: false });
+    new ResizeObserver(() => {
+      if (!this.userMoved) this.fit();
+    }).observe(area);
+  }
+}
+
+function setText(el, text, spoken) {
+  if (el.textContent !== text) el.textContent = text;
+  // "?" is read out as "not computed yet"; the legend says the same for sighted users.
+  if (spoken) el.setAttribute('aria-label', spoken);
+  else if (el.hasAttribute('aria-label') && !el.classList.contains('editable')) el.removeAttribute('aria-label');
+}
+
+/** Restarts the CSS pulse animations: drop the classes, force one style flush, set them again. */
+function restartPulses(pulses) {
+  for (const [el] of pulses) el.classList.remove('pulse-fwd', 'pulse-bwd', 'pulse-part');
+  const active = pulses.filter(([, cls]) => cls);
+  if (!active.length) return;
+  void active[0][0].getBoundingClientRect();
+  for (const [el, cls] of active) el.classList.add(cls);
+}
+
+// Inlined into the downloaded SVG, which has no page stylesheet around it.
+const EXPORT_CSS = `
+text { font: 13px "DejaVu Sans", Arial, sans-serif; }
+.line { fill: none; stroke: #6b7280; stroke-width: 1.4; }
+.arrow-head { fill: #6b7280; }
+.pulse { display: none; }
+.shape { fill: #fff; stroke: #1f2937; stroke-width: 1.5; }
+.symbol { font-weight: 600; fill: #111827; }
+.leaf-label { fill: #111827; }
+.edge-value { fill: #1d4ed8; }
+.edge-grad, .node-grad { fill: #dc2626; }
+.edge-shape { fill: #6b7280; font-size: 11px; }
+title { display: none; }
+`;

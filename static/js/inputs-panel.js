@@ -1,0 +1,220 @@
+// The inputs panel: one editor per leaf. A scalar gets a number field and a slider; a small
+// tensor gets a grid of fields. Each editor is an <input> whose accessible name is the leaf's
+// label, so "apple" finds the apple's field. The panel only parses what is typed; main.js
+// decides when to re-trace.
+
+import { formatNumber, isScalar, isSummary, parseNumber, shapeOf, shapeText, toNumber } from './format.js';
+import { t } from './i18n.js';
+
+const MAX_GRID_ELEMENTS = 64;
+const MAX_GRID_COLUMNS = 10;
+// While typing "-" or "1e" the text is not a number yet, but it is not wrong either.
+const NUMBER_PREFIX = /^[-+−]?(\d*\.?\d*)([eE][-+]?)?$/;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** A slider range around the starting value, wide enough to be interesting, never empty. */
+function sliderRange(x0) {
+  const x = Number.isFinite(x0) ? x0 : 0;
+  const span = Math.max(Math.abs(x), 1) * 2;
+  const min = x >= 0 && x - span < 0 && x > 0 ? 0 : x - span;
+  return { min, max: x + span, step: (x + span - min) / 400 };
+}
+
+/** Small enough for a grid of fields: at most 2-D, 64 elements and 10 columns. */
+function fitsGrid(value) {
+  if (isSummary(value)) return false;
+  const shape = shapeOf(value);
+  const columns = shape.length ? shape[shape.length - 1] : 1;
+  return shape.length <= 2 && shape.reduce((a, b) => a * b, 1) <= MAX_GRID_ELEMENTS && columns <= MAX_GRID_COLUMNS;
+}
+
+export class InputsPanel {
+  /** onEdit(id, value, immediate): a leaf got a new, well-formed value. */
+  constructor(container, onEdit) {
+    this.container = container;
+    this.onEdit = onEdit;
+    this.rows = {};
+  }
+
+  /** Builds the editors for the leaves of a trace (only when the graph structure changes). */
+  build(trace, raw) {
+    this.container.replaceChildren();
+    this.rows = {};
+    const leaves = trace.graph.nodes.filter((n) => n.op === 'input');
+    for (const node of leaves) {
+      const value = trace.values[node.id];
+      const label = node.label ?? node.id;
+      const row = el('div', 'input-row');
+      row.dataset.leaf = node.id;
+      const name = el('span', 'input-name', label);
+      if (node.requires_grad === false) name.classList.add('constant');
+      row.appendChild(name);
+      const error = el('p', 'input-error');
+      error.id = `error-${Math.random().toString(36).slice(2)}`;
+      error.hidden = true;
+      const entry = { node, row, error, label };
+      if (isScalar(value)) {
+        this.buildScalar(entry, value, raw);
+      } else if (fitsGrid(value)) {
+        this.buildGrid(entry, value, raw);
+      } else {
+        row.appendChild(el('span', 'hint', t('tooBig', { shape: shapeText(shapeOf(value)) })));
+      }
+      row.appendChild(error);
+      this.container.appendChild(row);
+      this.rows[node.id] = entry;
+    }
+  }
+
+  buildScalar(entry, value, raw) {
+    const { row, label, node } = entry;
+    const field = el('input', 'number-field');
+    field.type = 'text';
+    field.inputMode = 'decimal';
+    field.autocomplete = 'off';
+    field.spellcheck = false;
+    field.setAttribute('aria-label', label);
+    field.setAttribute('aria-describedby', entry.error.id);
+    field.value = formatNumber(value, raw);
+    const range = sliderRange(toNumber(value));
+    const slider = el('input', 'slider');
+    slider.type = 'range';
+    slider.min = String(range.min);
+    slider.max = String(range.max);
+    slider.step = String(range.step);
+    slider.value = String(toNumber(value));
+    slider.setAttribute('aria-label', `${label} (slider)`);
+    slider.tabIndex = 0;
+
+    field.addEventListener('input', () => this.fromText(entry, field.value, false));
+    field.addEventListener('change', () => this.fromText(entry, field.value, true));
+    field.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') this.fromText(entry, field.value, true);
+    });
+    slider.addEventListener('input', () => {
+      const x = Number(slider.value);
+      field.value = formatNumber(x, false);
+      this.clearError(node.id);
+      this.onEdit(node.id, x, false);
+    });
+    const controls = el('div', 'scalar-controls');
+    controls.append(field, slider);
+    row.appendChild(controls);
+    entry.field = field;
+    entry.slider = slider;
+  }
+
+  fromText(entry, text, final) {
+    const x = parseNumber(text);
+    if (x === null) {
+      if (final || !NUMBER_PREFIX.test(text.trim())) this.showError(entry.node.id, t('notANumber', { text }));
+      return;
+    }
+    this.clearError(entry.node.id);
+    this.onEdit(entry.node.id, x, final);
+  }
+
+  buildGrid(entry, value, raw) {
+    const { row, label, node } = entry;
+    const shape = shapeOf(value);
+    const rows = shape.length === 2 ? value : [value];
+    const grid = el('div', 'grid-editor');
+    grid.setAttribute('role', 'group');
+    grid.setAttribute('aria-label', `${label} ${shapeText(shape)}`);
+    const columns = rows.length ? rows[0].length : 0;
+    grid.style.setProperty('--columns', String(Math.max(columns, 1)));
+    entry.cells = [];
+    rows.forEach((cells, i) => {
+      cells.forEach((cell, j) => {
+        const field = el('input', 'grid-cell');
+        field.type = 'text';
+        field.inputMode = 'decimal';
+        field.autocomplete = 'off';
+        field.spellcheck = false;
+        const index = shape.length === 2 ? `${i},${j}` : `${j}`;
+        field.setAttribute('aria-label', `${label}[${index}]`);
+        field.setAttribute('aria-describedby', entry.error.id);
+        field.value = formatNumber(cell, raw);
+        const commit = (final) => {
+          const x = parseNumber(field.value);
+          if (x === null) {
+            if (final || !NUMBER_PREFIX.test(field.value.trim())) this.showError(node.id, t('notANumber', { text: field.value }));
+            return;
+          }
+          this.clearError(node.id);
+          const next = structuredClone(entry.current);
+          if (shape.length === 2) next[i][j] = x;
+          else next[j] = x;
+          this.onEdit(node.id, next, final);
+        };
+        field.addEventListener('input', () => commit(false));
+        field.addEventListener('change', () => commit(true));
+        grid.appendChild(field);
+        entry.cells.push({ field, i, j });
+      });
+    });
+    entry.current = structuredClone(value);
+    entry.shape = shape;
+    row.appendChild(grid);
+  }
+
+  /** Shows new values without touching the field the user is typing in. */
+  update(trace, raw) {
+    const active = document.activeElement;
+    for (const [id, entry] of Object.entries(this.rows)) {
+      const value = trace.values[id];
+      // Only fields whose text really changes are written: setting an input's value, even to
+      // the same text, costs a style and layout pass, which adds up over a big graph's leaves.
+      if (entry.field && isScalar(value)) {
+        const text = formatNumber(value, raw);
+        if (entry.field !== active && entry.field.value !== text) entry.field.value = text;
+        const position = String(toNumber(value));
+        if (entry.slider !== active && entry.slider.value !== position) entry.slider.value = position;
+      } else if (entry.cells && Array.isArray(value)) {
+        entry.current = structuredClone(value);
+        for (const { field, i, j } of entry.cells) {
+          const text = formatNumber(entry.shape.length === 2 ? value[i][j] : value[j], raw);
+          if (field !== active && field.value !== text) field.value = text;
+        }
+      }
+    }
+  }
+
+  showError(id, message) {
+    const entry = this.rows[id];
+    if (!entry) return;
+    entry.error.textContent = message;
+    entry.error.hidden = false;
+    entry.row.classList.add('invalid');
+    for (const field of this.fieldsOf(entry)) field.setAttribute('aria-invalid', 'true');
+  }
+
+  clearError(id) {
+    const entry = this.rows[id];
+    if (!entry || entry.error.hidden) return;
+    entry.error.hidden = true;
+    entry.error.textContent = '';
+    entry.row.classList.remove('invalid');
+    for (const field of this.fieldsOf(entry)) field.removeAttribute('aria-invalid');
+  }
+
+  fieldsOf(entry) {
+    return entry.field ? [entry.field] : (entry.cells || []).map((c) => c.field);
+  }
+
+  /** Moves the keyboard focus to a leaf's editor (used when a tensor value is clicked on the graph). */
+  focus(id) {
+    const entry = this.rows[id];
+    const target = entry && (entry.field || (entry.cells && entry.cells[0] && entry.cells[0].field));
+    if (target) {
+      target.scrollIntoView({ block: 'nearest' });
+      target.focus();
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// The one state object of the page, mirrored in the URL (as TF Playground's State does), so a
+// reload or a shared link restores exactly what was on screen. It lives in the fragment
+// (#example=apple&step=5...) rather than the query: the fragment never reaches the server, so a
+// big custom graph cannot hit a request-line limit, and changing it never reloads the page.
+
+/** Every field of the state, with its default and how it travels through the URL. */
+const FIELDS = {
+  example: { fallback: 'apple', read: (s) => s, write: (v) => v },
+  // A custom GraphSpec (used instead of example when present), as JSON.
+  graph: { fallback: null, read: (s) => JSON.parse(s), write: (v) => JSON.stringify(v) },
+  // Edited leaf values {node id: number or nested list}, as JSON.
+  values: { fallback: {}, read: (s) => JSON.parse(s), write: (v) => (Object.keys(v).length ? JSON.stringify(v) : null) },
+  // Position on the timeline: 0 = before any step, n = after the n-th step.
+  step: { fallback: 0, read: (s) => Math.max(0, parseInt(s, 10) || 0), write: (v) => (v ? String(v) : null) },
+  lang: { fallback: 'en', read: (s) => (s === 'ja' ? 'ja' : 'en'), write: (v) => (v === 'en' ? null : v) },
+  // Show raw float64 reprs instead of rounded numbers.
+  raw: { fallback: false, read: (s) => s === '1', write: (v) => (v ? '1' : null) },
+  // The node shown in the inspector; empty = follow the current step.
+  node: { fallback: null, read: (s) => s, write: (v) => v },
+  speed: { fallback: 1, read: (s) => Number(s) || 1, write: (v) => (v === 1 ? null : String(v)) },
+};
+
+function defaults() {
+  const state = {};
+  for (const [name, field] of Object.entries(FIELDS)) {
+    state[name] = structuredClone(field.fallback);
+  }
+  return state;
+}
+
+/** Reads the state from the URL; a field that does not parse keeps its default. */
+export function readState(location = window.location) {
+  const state = defaults();
+  const params = new URLSearchParams(location.search);
+  new URLSearchParams(location.hash.replace(/^#/, '')).forEach((value, key) => params.set(key, value));
+  for (const [name, field] of Object.entries(FIELDS)) {
+    if (!params.has(name)) continue;
+    try {
+      const value = field.read(params.get(name));
+      if (value !== null && value !== undefined) state[name] = value;
+    } catch {
+      // A hand-edited link with broken JSON: ignore that field rather than fail the page.
+    }
+  }
+  if (state.graph) state.example = null;
+  return state;
+}
+
+/** The fragment for a state, default fields left out so links stay short. */
+export function stateToHash(state) {
+  const params = new URLSearchParams();
+  for (const [name, field] of Object.entries(FIELDS)) {
+    const value = state[name];
+    if (value === null || value === undefined) continue;
+    if (name === 'example' && state.graph) continue;
+    const text = field.write(value);
+    if (text !== null && text !== undefined) params.set(name, text);
+  }
+  return '#' + params.toString();
+}
+
+/** Mirrors the state into the URL without adding a history entry per step or per keystroke. */
+export function writeState(state) {
+  const hash = stateToHash(state);
+  if (hash !== window.location.hash) {
+    history.replaceState(null, '', window.location.pathname + hash);
+  }
+}

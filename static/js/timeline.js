@@ -1,0 +1,72 @@
+// What is known at each position of the player. Position p means "steps 0..p-1 have run":
+// p = 0 is before any step (only the leaves are known), p = steps.length is the end.
+// Everything here is read from the trace; the page never recomputes a number.
+
+/**
+ * Indexes a trace once so each step of the player is a few lookups:
+ *  valueAt[node]   index of the step that computes the node's value (-1 for leaves)
+ *  edgeGradAt[e]   index of the backward step of the edge's consumer (its gradient is produced there)
+ *  nodeGradAt[n]   when the node's total gradient is known (accumulate step, else its only
+ *                  outgoing edge's gradient, the output at the first backward step)
+ */
+export function buildTimeline(trace) {
+  const { graph, steps } = trace;
+  const valueAt = {};
+  const edgeGradAt = {};
+  const edgeGrad = {};
+  const edgeLocal = {};
+  const edgeFormula = {};
+  const nodeGradAt = {};
+  const stepsOf = {};
+  const outgoing = {};
+  const incoming = {};
+
+  for (const node of graph.nodes) {
+    valueAt[node.id] = node.op === 'input' ? -1 : Infinity;
+    nodeGradAt[node.id] = Infinity;
+    stepsOf[node.id] = {};
+    outgoing[node.id] = [];
+    incoming[node.id] = [];
+  }
+  for (const edge of graph.edges) {
+    edgeGradAt[edge.id] = Infinity;
+    outgoing[edge.source].push(edge);
+    incoming[edge.target].push(edge);
+  }
+
+  let firstBackward = Infinity;
+  for (const step of steps) {
+    stepsOf[step.node][step.phase] = step;
+    if (step.phase === 'forward') {
+      valueAt[step.node] = step.index;
+    } else if (step.phase === 'backward') {
+      firstBackward = Math.min(firstBackward, step.index);
+      for (const e of step.edges || []) {
+        edgeGradAt[e.edge] = step.index;
+        edgeGrad[e.edge] = e.grad;
+        edgeLocal[e.edge] = e.local;
+        edgeFormula[e.edge] = e.formula;
+      }
+    } else if (step.phase === 'accumulate') {
+      nodeGradAt[step.node] = step.index;
+    }
+  }
+  for (const node of graph.nodes) {
+    if (node.id === graph.output) {
+      nodeGradAt[node.id] = firstBackward;
+    } else if (!stepsOf[node.id].accumulate && outgoing[node.id].length === 1) {
+      nodeGradAt[node.id] = edgeGradAt[outgoing[node.id][0].id];
+    }
+  }
+  // The output's gradient is dout; it flows out of the graph's last edge at the first backward step.
+  return { steps, valueAt, edgeGradAt, edgeGrad, edgeLocal, edgeFormula, nodeGradAt, stepsOf, outgoing, incoming, firstBackward };
+}
+
+/** The step that has just run at position p, or null before the first step. */
+export function currentStep(timeline, p) {
+  return p > 0 ? timeline.steps[p - 1] || null : null;
+}
+
+export const isValueKnown = (tl, node, p) => tl.valueAt[node] < p;
+export const isEdgeGradKnown = (tl, edge, p) => tl.edgeGradAt[edge] < p;
+export const isNodeGradKnown = (tl, node, p) => tl.nodeGradAt[node] < p;
