@@ -193,7 +193,7 @@ def bench_generated(page, url: str, edits: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--edits", type=int, default=15, help="timed edits per graph")
+    parser.add_argument("--edits", type=int, default=21, help="timed edits per graph")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
 
