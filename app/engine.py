@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from app.graph import Edge, Graph, GraphError, freeze, node_field, parse_value
+from app.graph import Edge, Graph, GraphError, freeze, parse_value
 
 
 @dataclass
@@ -70,7 +70,8 @@ def forward(trace: Trace) -> None:
             trace.values[node_id] = node.value
             continue
         inputs = [trace.values[s] for s in node.inputs]
-        check_runtime_inputs(node, inputs, node_field(graph, node_id))
+        if node.op.name == "softmax_with_loss":
+            check_labels(node, inputs)
         layer = node.op.make_layer(node.params)
         out = freeze(np.asarray(node.op.run_forward(layer, inputs), dtype=np.float64))
         trace.layers[node_id] = layer
@@ -80,8 +81,8 @@ def forward(trace: Trace) -> None:
                 "phase": "forward",
                 "node": node_id,
                 "inputs": [
-                    {"edge": Edge(s, node_id, port).id, "source": s, "value": trace.values[s]}
-                    for port, s in enumerate(node.inputs)
+                    {"edge": e.id, "source": e.source, "value": trace.values[e.source]}
+                    for e in graph.inputs[node_id]
                 ],
                 "out": out,
             }
@@ -96,10 +97,9 @@ def forward(trace: Trace) -> None:
             )
 
 
-def check_runtime_inputs(node, inputs: list[np.ndarray], where: str) -> None:
-    """Checks that need the values, not just the shapes: class indices of Softmax-with-Loss."""
-    if node.op.name != "softmax_with_loss":
-        return
+def check_labels(node, inputs: list[np.ndarray]) -> None:
+    """What the shapes cannot tell: class indices t of Softmax-with-Loss must be in range."""
+    where = node.field
     x, t = inputs
     if t.shape == x.shape:
         return
@@ -125,33 +125,30 @@ def backward(trace: Trace) -> None:
             dout = accumulate(trace, node_id, incoming[node_id])
         if dout is None:
             continue
-        trace.grads[node_id] = dout if node.requires_grad or not node.is_leaf else None
+        if node.is_leaf and not node.requires_grad:
+            continue
+        trace.grads[node_id] = dout
+        if node_id != graph.output:
+            check_gradient(trace, node_id, dout)
         if node.is_leaf:
             continue
         grads = node.op.run_backward(trace.layers[node_id], dout)
         locals_ = local_derivatives(node, trace)
         edges = []
-        for port, (source, grad) in enumerate(zip(node.inputs, grads, strict=True)):
-            edge = Edge(source, node_id, port)
+        for edge, grad in zip(graph.inputs[node_id], grads, strict=True):
             record = {
                 "edge": edge.id,
-                "source": source,
-                "port": port,
-                "formula": node.op.backward[port],
-                "local": locals_[port] if locals_ else None,
+                "source": edge.source,
+                "port": edge.port,
+                "formula": node.op.backward[edge.port],
+                "local": locals_[edge.port] if locals_ else None,
                 "grad": None,
             }
             if grad is not None:
                 grad = freeze(np.asarray(grad, dtype=np.float64))
                 record["grad"] = grad
                 trace.edge_grads[edge.id] = grad
-                incoming[source].append((edge, grad))
-                if not all_finite(grad) and all_finite(dout):
-                    trace.warn(
-                        "gradient_overflow",
-                        node_id,
-                        f"the gradient sent from {node_id!r} to {source!r} is not finite",
-                    )
+                incoming[edge.source].append((edge, grad))
             edges.append(record)
         trace.steps.append({"phase": "backward", "node": node_id, "dout": dout, "edges": edges})
     for node_id in graph.order:
@@ -165,6 +162,23 @@ def backward(trace: Trace) -> None:
             )
     for i, step in enumerate(trace.steps):
         step["index"] = i
+
+
+def check_gradient(trace: Trace, node_id: str, dout: np.ndarray) -> None:
+    """Warn where a gradient first stops being finite: at the consumers whose own gradient was
+    finite. Each node's gradient is checked once, not every edge's (a cost on large graphs)."""
+    if all_finite(dout):
+        return
+    for edge in trace.graph.consumers[node_id]:
+        upstream = trace.grads[edge.target]
+        grad = trace.edge_grads.get(edge.id)
+        if upstream is not None and grad is not None and all_finite(upstream):
+            if not all_finite(grad):
+                trace.warn(
+                    "gradient_overflow",
+                    edge.target,
+                    f"the gradient sent from {edge.target!r} to {node_id!r} is not finite",
+                )
 
 
 def accumulate(trace: Trace, node_id: str, parts: list[tuple[Edge, np.ndarray]]):

@@ -44,6 +44,8 @@ class Node:
     requires_grad: bool
     params: dict[str, Any]
     group: str | None = None
+    field: str = "graph.nodes"
+    """Where the node is in the request, e.g. ``graph.nodes[3]``, for error messages."""
     shape: tuple[int, ...] = ()
     value: np.ndarray | None = None
 
@@ -59,30 +61,24 @@ class Edge:
     source: str
     target: str
     port: int
+    id: str = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return f"{self.source}->{self.target}:{self.port}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", f"{self.source}->{self.target}:{self.port}")
 
 
 @dataclass
 class Graph:
-    """A DAG in topological order, with the consumers of each node (its fan-out)."""
+    """A DAG in topological order, with each node's input edges and consumers (its fan-out)."""
 
     nodes: dict[str, Node]
     order: list[str]
     output: str
     edges: list[Edge] = field(default_factory=list)
+    inputs: dict[str, list[Edge]] = field(default_factory=dict)
     consumers: dict[str, list[Edge]] = field(default_factory=dict)
-
-    @property
-    def position(self) -> dict[str, int]:
-        """Each node's index in the topological order."""
-        if len(self._position) != len(self.order):
-            self._position = {node_id: i for i, node_id in enumerate(self.order)}
-        return self._position
-
-    _position: dict[str, int] = field(default_factory=dict, repr=False)
+    position: dict[str, int] = field(default_factory=dict)
+    """Each node's index in the topological order."""
 
 
 def parse_value(raw: Any, *, field: str, node: str | None = None) -> np.ndarray:
@@ -220,15 +216,21 @@ def build_graph(
     if output not in nodes:
         raise GraphError(f"graph.output: no node with id {output!r}", field="graph.output")
 
-    graph = Graph(nodes=nodes, order=topological_order(nodes), output=output)
-    for node in nodes.values():
-        graph.consumers[node.id] = []
-    for node_id in graph.order:
-        node = nodes[node_id]
-        for port, source in enumerate(node.inputs):
-            edge = Edge(source, node_id, port)
+    order = topological_order(nodes)
+    graph = Graph(
+        nodes=nodes,
+        order=order,
+        output=output,
+        consumers={node_id: [] for node_id in nodes},
+        position={node_id: i for i, node_id in enumerate(order)},
+    )
+    for node_id in order:
+        graph.inputs[node_id] = [
+            Edge(source, node_id, port) for port, source in enumerate(nodes[node_id].inputs)
+        ]
+        for edge in graph.inputs[node_id]:
             graph.edges.append(edge)
-            graph.consumers[source].append(edge)
+            graph.consumers[edge.source].append(edge)
     infer_shapes(graph, settings)
     return graph
 
@@ -266,6 +268,7 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str) -> Node:
         requires_grad=bool(spec.get("requires_grad", True)),
         params=params,
         group=spec.get("group"),
+        field=where,
     )
     if node.is_leaf:
         if spec.get("value") is None:
@@ -324,7 +327,7 @@ def topological_order(nodes: dict[str, Node]) -> list[str]:
 
 def node_field(graph: Graph, node_id: str) -> str:
     """Where a node is in the request: ``graph.nodes[i]``, its index in the spec."""
-    return f"graph.nodes[{list(graph.nodes).index(node_id)}]"
+    return graph.nodes[node_id].field
 
 
 def infer_shapes(graph: Graph, settings: Settings) -> None:
