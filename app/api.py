@@ -7,13 +7,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from app import __version__
-from app.composites import expand_composites
 from app.encoding import dumps, trace_to_json
 from app.engine import run_graph
 from app.examples import EXAMPLES
 from app.expressions import parse_expression
 from app.gradcheck import gradient_check
-from app.graph import Graph, GraphError, build_graph
+from app.graph import Graph, quote
 from app.ops import OPS
 from app.schemas import (
     ExampleDetail,
@@ -28,6 +27,8 @@ from app.schemas import (
     TraceResponse,
 )
 from app.settings import Settings
+from app.sources import build_source_graph
+from app.symbolic import symbolic_report
 
 router = APIRouter(prefix="/api")
 
@@ -72,7 +73,7 @@ def get_example(example_id: str) -> dict[str, Any]:
     if example is None:
         raise HTTPException(
             status_code=404,
-            detail=f"no example with id {example_id!r}; known: {', '.join(EXAMPLES)}",
+            detail=f"no example with id {quote(example_id)}; known: {', '.join(EXAMPLES)}",
         )
     return example.detail()
 
@@ -89,8 +90,6 @@ def create_trace(body: TraceRequest, request: Request) -> Response:
     trace = run_graph(graph, dout)
     payload = trace_to_json(trace, settings.inline_elements, full=body.full)
     if body.expression is not None:
-        from app.symbolic import symbolic_report  # imports sympy on first use
-
         scalars = {
             n: float(trace.values[n])
             for n in graph.order
@@ -128,22 +127,17 @@ def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
 
 def build_request_graph(body: TraceRequest, settings: Settings) -> tuple[Graph, Any]:
     """The validated graph of whichever source the request gave, and the seed gradient."""
-    default_dout = None
-    if body.example is not None:
-        example = EXAMPLES.get(body.example)
-        if example is None:
-            raise GraphError(
-                f"example: no preset {body.example!r}; known: {', '.join(EXAMPLES)}",
-                field="example",
-            )
-        nodes, output, default_dout = example.nodes, example.output, example.dout
-    elif body.expression is not None:
-        parsed = parse_expression(body.expression)
-        nodes, output = parsed.nodes, parsed.output
-    else:
-        assert body.graph is not None
-        nodes = [node.model_dump(exclude_none=True) for node in body.graph.nodes]
+    graph_nodes = output = None
+    if body.graph is not None:
+        graph_nodes = [node.model_dump(exclude_none=True) for node in body.graph.nodes]
         output = body.graph.output
-    nodes = expand_composites(nodes, body.expand)
-    graph = build_graph(nodes, output, settings, overrides=body.values)
-    return graph, body.dout if body.dout is not None else default_dout
+    return build_source_graph(
+        settings,
+        example=body.example,
+        nodes=graph_nodes,
+        output=output,
+        expression=body.expression,
+        values=body.values,
+        expand=body.expand,
+        dout=body.dout,
+    )

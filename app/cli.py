@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         help="override an input, e.g. --set apple=150 or --set 'x=[[1, -2]]' (repeatable)",
     )
     trace.add_argument("--dout", help="the gradient fed into the output (a number or JSON list)")
+    trace.add_argument(
+        "--expand",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="draw a sigmoid or affine node as its primitive nodes (repeatable)",
+    )
     trace.add_argument("--json", action="store_true", help="print the trace as JSON")
 
     args = parser.parse_args(argv)
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve_app(args.host, args.port, args.workers)
     if args.command == "examples":
         return print_examples()
-    return print_trace(args.example, args.set, args.dout, args.json, args.expression)
+    return print_trace(args.example, args.set, args.dout, args.json, args.expression, args.expand)
 
 
 def serve_app(host: str, port: int, workers: int) -> int:
@@ -80,26 +87,24 @@ def parse_json_arg(text: str, what: str) -> Any:
 
 
 def print_trace(
-    source: str, sets: list[str], dout: str | None, as_json: bool, is_expression: bool = False
+    source: str,
+    sets: list[str],
+    dout: str | None,
+    as_json: bool,
+    is_expression: bool = False,
+    expand: list[str] | None = None,
 ) -> int:
     from app.encoding import dumps, trace_to_json
     from app.engine import run_graph
     from app.examples import EXAMPLES
-    from app.expressions import parse_expression
-    from app.graph import GraphError, build_graph
+    from app.graph import GraphError
     from app.settings import Settings
+    from app.sources import build_source_graph
 
     if is_expression:
-        try:
-            parsed = parse_expression(source)
-        except GraphError as e:
-            print(e.message, file=sys.stderr)
-            return 2
-        title, nodes, output, default_dout = source, parsed.nodes, parsed.output, None
+        title = source
     elif source in EXAMPLES:
-        example = EXAMPLES[source]
-        title = f"{example.title['en']} ({example.section})"
-        nodes, output, default_dout = example.nodes, example.output, example.dout
+        title = f"{EXAMPLES[source].title['en']} ({EXAMPLES[source].section})"
     else:
         print(f"no example {source!r}; known: {', '.join(EXAMPLES)}", file=sys.stderr)
         return 2
@@ -110,13 +115,20 @@ def print_trace(
             if not sep:
                 raise UsageError(f"--set {item!r}: expected NODE=VALUE")
             overrides[name.strip()] = parse_json_arg(text, f"--set {name}")
-        seed = parse_json_arg(dout, "--dout") if dout is not None else default_dout
+        seed = parse_json_arg(dout, "--dout") if dout is not None else None
     except UsageError as e:
         print(e, file=sys.stderr)
         return 2
     settings = Settings.from_env()
     try:
-        graph = build_graph(nodes, output, settings, overrides)
+        graph, seed = build_source_graph(
+            settings,
+            example=None if is_expression else source,
+            expression=source if is_expression else None,
+            values=overrides,
+            expand=expand or [],
+            dout=seed,
+        )
         trace = run_graph(graph, seed)
     except GraphError as e:
         print(e.message, file=sys.stderr)
@@ -142,9 +154,11 @@ def print_trace(
             parts = " + ".join(show(p["grad"]) for p in step["parts"])
             print(f"{step['index']:>3}  accumulate  {node}: {parts} = {show(step['sum'])}")
     print("gradients:")
+    out = graph.nodes[graph.output].label
+    out = out if out.isidentifier() else f"({out})"  # dprice/dapple, d((x+y)**2)/dx
     for node_id, grad in trace.grads.items():
         if graph.nodes[node_id].is_leaf:
-            print(f"  d{graph.output}/d{node_id} = {show(grad)}")
+            print(f"  d{out}/d{node_id} = {show(grad)}")
     for warning in trace.warnings:
         print(f"warning: {warning['message']}")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from app.graph import GraphError
+from app.graph import GraphError, quote
 
 COMPOSITES = ("sigmoid", "affine")
 
@@ -24,7 +24,9 @@ def expand_composites(nodes: list[dict[str, Any]], ids: Iterable[str]) -> list[d
     for node_id in wanted:
         node = by_id.get(node_id)
         if node is None:
-            raise GraphError(f"expand: no node with id {node_id!r}", field="expand", node=node_id)
+            raise GraphError(
+                f"expand: no node with id {quote(node_id)}", field="expand", node=node_id
+            )
         if node.get("op") not in COMPOSITES:
             raise GraphError(
                 f"expand: node {node_id!r} is a {node.get('op')} node; only sigmoid and affine "

@@ -20,42 +20,40 @@ from app.engine import Trace
 
 PREVIEW_ITEMS = 6
 ALWAYS_INLINE = PREVIEW_ITEMS * PREVIEW_ITEMS  # a summary of this few is no smaller
-# A response sends at most this many times ``inline_elements`` elements inline, all arrays
-# together: without it a chain of arrays just under the limit (2000 nodes of 1000 elements)
-# made a 120 KB request answer with 240 MB of JSON.
+# Each time an array is written out whole it is charged to a budget of this many times
+# ``inline_elements`` per response (FULL_BUDGET with "full": true); past it, arrays are
+# summarised. An array appears once per use (its node, each consumer's forward step, the maps),
+# so without a budget per use one 1000-element leaf feeding 2000 nodes would answer a 100 KB
+# request with 40 MB. The book-size network's full trace uses about 400,000.
 INLINE_BUDGET_FACTOR = 20
-# With "full": true, arrays are sent whole up to this many elements in all (the book-size
-# network's trace has about 270,000); past it they are summarised, so no request can make the
-# server write hundreds of megabytes.
 FULL_BUDGET = 1_000_000
 
 
 class ValueEncoder:
-    """Encodes arrays for one response, remembering each array it has already encoded."""
+    """Encodes arrays for one response; each array is converted once, whole or summarised."""
 
     def __init__(self, inline_elements: int, full: bool = False):
         self.inline_elements = inline_elements
         self.full = full
         self.inline_left = FULL_BUDGET if full else INLINE_BUDGET_FACTOR * inline_elements
-        self._seen: dict[int, tuple[np.ndarray, Any]] = {}
+        # id(array) -> (array, whole, summary); the array is kept so its id is not reused.
+        self._seen: dict[int, list[Any]] = {}
 
     def __call__(self, value: np.ndarray | None) -> Any:
         if value is None:
             return None
-        key = id(value)
-        if key in self._seen:
-            return self._seen[key][1]
-        if value.size > self.inline_elements and not self.full:
-            encoded = summarise(value)
-        elif value.size <= ALWAYS_INLINE:
-            encoded = to_json_numbers(value)
-        elif value.size <= self.inline_left:
-            encoded = to_json_numbers(value)
-            self.inline_left -= value.size
-        else:
-            encoded = summarise(value)
-        self._seen[key] = (value, encoded)  # keep value alive so its id is not reused
-        return encoded
+        entry = self._seen.setdefault(id(value), [value, None, None])
+        small = value.size <= ALWAYS_INLINE
+        allowed = self.full or value.size <= self.inline_elements
+        if allowed and (small or value.size <= self.inline_left):
+            if not small:
+                self.inline_left -= value.size
+            if entry[1] is None:
+                entry[1] = to_json_numbers(value)
+            return entry[1]
+        if entry[2] is None:
+            entry[2] = summarise(value)
+        return entry[2]
 
 
 def to_json_numbers(value: np.ndarray) -> Any:
@@ -105,6 +103,10 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
     """The trace in the wire format of ``app.schemas.TraceResponse``."""
     encode = ValueEncoder(inline_elements, full)
     graph = trace.graph
+    # The maps first: when the budget runs out, it is the repeats in the steps that are
+    # summarised, not the values a client reads first.
+    values = {node_id: encode(trace.values[node_id]) for node_id in graph.order}
+    grads = {node_id: encode(trace.grads[node_id]) for node_id in graph.order}
     steps = []
     for step in trace.steps:
         if step["phase"] == "forward":
@@ -161,8 +163,8 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
             "order": graph.order,
         },
         "steps": steps,
-        "values": {node_id: encode(trace.values[node_id]) for node_id in graph.order},
-        "grads": {node_id: encode(trace.grads[node_id]) for node_id in graph.order},
+        "values": values,
+        "grads": grads,
         "warnings": trace.warnings,
         "dout": encode(trace.dout),
     }

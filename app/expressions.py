@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.graph import GraphError
+from app.ops import MAX_EXPONENT
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
 MAX_NODES = 300
-MAX_EXPONENT = 64
 DEFAULT_VALUE = 1.0
 
 FUNCTIONS = {
@@ -129,7 +129,12 @@ def parse_expression(text: str) -> Parsed:
         raise ExpressionError(f"syntax error: {e.msg}", e.lineno, e.offset) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("the program is nested too deeply") from None
-    return Builder().build(tree)
+    try:
+        return Builder(text).build(tree)
+    except RecursionError:
+        raise ExpressionError(
+            "the formula is too long a chain for one line; split it over several lines"
+        ) from None
 
 
 def check_bracket_depth(text: str) -> None:
@@ -151,7 +156,8 @@ def check_bracket_depth(text: str) -> None:
 class Builder:
     """Walks the tree, checking each node against the whitelist and emitting graph nodes."""
 
-    def __init__(self):
+    def __init__(self, text: str):
+        self.text = text
         self.parsed = Parsed()
         self.bound: dict[str, str] = {}  # name -> id of the node it names now
         self.ids: set[str] = set()
@@ -212,7 +218,8 @@ class Builder:
             if op is None:
                 symbol = OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
                 raise self.error(node, f"the operator {symbol} is not allowed; use + - * / **")
-            inputs = [self.expr(node.left, depth + 1), self.expr(node.right, depth + 1)]
+            # A flat chain a + b + c + ... nests to the left; only the right counts as depth.
+            inputs = [self.expr(node.left, depth), self.expr(node.right, depth + 1)]
             return self.emit(op, inputs, name, node)
         if isinstance(node, ast.Call):
             return self.call(node, depth, name)
@@ -296,8 +303,9 @@ class Builder:
         params: dict[str, Any] | None = None,
     ) -> str:
         if name is None:
+            # An unnamed step is labelled with its own text, e.g. "x + y" in (x + y) ** 2.
             self.counter += 1
-            node_id, label = f"_n{self.counter}", None
+            node_id, label = f"_n{self.counter}", self.source_text(where)
         else:
             node_id, label = self.fresh_id(name), name
         spec: dict[str, Any] = {"id": node_id, "op": op, "inputs": inputs}
@@ -308,11 +316,20 @@ class Builder:
         self.add_node(spec, (op, inputs, params or {}), where)
         return node_id
 
+    def source_text(self, node: ast.AST) -> str | None:
+        text = ast.get_source_segment(self.text, node)
+        if text is None:
+            return None
+        text = " ".join(text.split())
+        return text if len(text) <= 30 else text[:29] + "…"
+
     def fresh_id(self, name: str) -> str:
-        """The name itself, or with primes when it already names a node: t, t', t''."""
+        """The name itself, or marked when it already names a node: t, t', t'', t'3, t'4..."""
+        k = 0
         node_id = name
         while node_id in self.ids:
-            node_id += "'"
+            k += 1
+            node_id = name + ("'" * k if k <= 2 else f"'{k}")
         return node_id
 
     def add_node(self, spec: dict[str, Any], term: tuple, where: ast.AST) -> None:

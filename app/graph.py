@@ -30,7 +30,7 @@ class GraphError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
-        self.node = node
+        self.node = node[:MAX_ID_LENGTH] if isinstance(node, str) else node
 
 
 @dataclass
@@ -81,12 +81,14 @@ class Graph:
     """Each node's index in the topological order."""
 
 
-def parse_value(raw: Any, *, field: str, node: str | None = None) -> np.ndarray:
+def parse_value(
+    raw: Any, *, field: str, node: str | None = None, max_elements: int = Settings.max_elements
+) -> np.ndarray:
     """A JSON number or nested list as a read-only float64 array, or a GraphError saying why not.
 
     The strings "NaN", "Infinity" and "-Infinity" are accepted, as the trace writes them.
     """
-    where = f"{field} (node {node!r})" if node is not None else field
+    where = f"{field} (node {quote(node)})" if node is not None else field
     if isinstance(raw, str) and raw in NON_FINITE:
         raw = NON_FINITE[raw]
     if isinstance(raw, bool) or not isinstance(raw, int | float | list):
@@ -100,8 +102,16 @@ def parse_value(raw: Any, *, field: str, node: str | None = None) -> np.ndarray:
             return freeze(np.array(float(raw), dtype=np.float64))
         except OverflowError:
             raise GraphError(
-                f"{where}: {raw} is too large for float64", field=field, node=node
+                f"{where}: a number is too large for float64", field=field, node=node
             ) from None
+    size = declared_size(raw)
+    if size > max_elements:
+        # Refused before NumPy walks the lists, which takes seconds for millions of elements.
+        raise GraphError(
+            f"{where}: {size} elements, more than the limit of {max_elements}",
+            field=field,
+            node=node,
+        )
     try:
         grid = np.array(raw, dtype=object)
     except (ValueError, RecursionError):
@@ -142,6 +152,19 @@ def parse_value(raw: Any, *, field: str, node: str | None = None) -> np.ndarray:
         ) from None
 
 
+def declared_size(raw: list) -> int:
+    """The element count a nested list claims by its first row, first column, and so on."""
+    size, level = 1, raw
+    for _ in range(MAX_NDIM + 1):
+        if not isinstance(level, list):
+            break
+        size *= len(level)
+        if not level:
+            break
+        level = level[0]
+    return size
+
+
 def is_non_finite_name(x: Any) -> bool:
     return type(x) is str and x in NON_FINITE
 
@@ -150,6 +173,12 @@ def freeze(value: np.ndarray) -> np.ndarray:
     """Make an array read-only, so no layer can rewrite a value the trace has recorded."""
     value.flags.writeable = False
     return value
+
+
+def quote(x: Any) -> str:
+    """repr() of something a client sent, cut short: a message must not echo megabytes."""
+    text = repr(x)
+    return text if len(text) <= 60 else text[:56] + "...'"
 
 
 def describe(x: Any) -> str:
@@ -187,6 +216,13 @@ def build_graph(
             raise GraphError(
                 f"{nodes_field}.id: every node needs a non-empty id", field=nodes_field
             )
+        if "->" in node_id:
+            raise GraphError(
+                f"{nodes_field}.id: {quote(node_id)}: ids may not contain '->', which edge ids "
+                "use (source->target:port)",
+                field=f"{nodes_field}.id",
+                node=node_id,
+            )
         if len(node_id) > MAX_ID_LENGTH:
             raise GraphError(
                 f"{nodes_field}.id: ids are at most {MAX_ID_LENGTH} characters",
@@ -198,12 +234,23 @@ def build_graph(
                 field=f"{nodes_field}.id",
                 node=node_id,
             )
-        nodes[node_id] = make_node(spec, nodes_field, node_id)
+        nodes[node_id] = make_node(spec, nodes_field, node_id, settings.max_elements)
 
     for node_id, raw in (overrides or {}).items():
-        where = f"values.{node_id}"
         if node_id not in nodes:
-            raise GraphError(f"{where}: no node with id {node_id!r}", field="values", node=node_id)
+            raise GraphError(
+                f"values.{node_id[:60]}: no node with id {quote(node_id)}",
+                field="values",
+                node=node_id,
+            )
+        where = f"values.{node_id}"
+        if nodes[node_id].is_leaf and nodes[node_id].group is not None:
+            raise GraphError(
+                f"{where}: node {node_id!r} is a constant inside the expanded "
+                f"{nodes[node_id].group!r}; collapse it to change the function",
+                field="values",
+                node=node_id,
+            )
         if not nodes[node_id].is_leaf:
             raise GraphError(
                 f"{where}: node {node_id!r} is a {nodes[node_id].op.name} node; only inputs "
@@ -211,10 +258,12 @@ def build_graph(
                 field="values",
                 node=node_id,
             )
-        nodes[node_id].value = parse_value(raw, field=where, node=node_id)
+        nodes[node_id].value = parse_value(
+            raw, field=where, node=node_id, max_elements=settings.max_elements
+        )
 
     if output not in nodes:
-        raise GraphError(f"graph.output: no node with id {output!r}", field="graph.output")
+        raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
 
     order = topological_order(nodes)
     graph = Graph(
@@ -235,13 +284,13 @@ def build_graph(
     return graph
 
 
-def make_node(spec: Mapping[str, Any], where: str, node_id: str) -> Node:
+def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: int) -> Node:
     op_name = spec.get("op")
     op = OPS.get(op_name) if isinstance(op_name, str) else None
     if op is None:
         known = ", ".join(sorted(OPS))
         raise GraphError(
-            f"{where}.op: unknown op {op_name!r} for node {node_id!r} (known ops: {known})",
+            f"{where}.op: unknown op {quote(op_name)} for node {node_id!r} (known ops: {known})",
             field=f"{where}.op",
             node=node_id,
         )
@@ -277,7 +326,9 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str) -> Node:
                 field=f"{where}.value",
                 node=node_id,
             )
-        node.value = parse_value(spec["value"], field=f"{where}.value", node=node_id)
+        node.value = parse_value(
+            spec["value"], field=f"{where}.value", node=node_id, max_elements=max_elements
+        )
     elif spec.get("value") is not None:
         raise GraphError(
             f"{where}.value: node {node_id!r} is a {op.name} node; only inputs take a value",
@@ -297,7 +348,7 @@ def topological_order(nodes: dict[str, Node]) -> list[str]:
             if source not in nodes:
                 raise GraphError(
                     f"graph.nodes[{position[node.id]}].inputs[{port}]: node {node.id!r} reads "
-                    f"{source!r}, which is not a node",
+                    f"{quote(source)}, which is not a node",
                     field=f"graph.nodes[{position[node.id]}].inputs",
                     node=node.id,
                 )
@@ -344,8 +395,11 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
                 node.shape = node.op.shape_rule(shapes, node.params)
             except OpError as e:
                 where = node_field(graph, node_id)
+                part_of = f", part of the expanded {node.group!r}" if node.group else ""
                 raise GraphError(
-                    f"{where}: node {node_id!r} ({node.op.name}): {e}", field=where, node=node_id
+                    f"{where}: node {node_id!r} ({node.op.name}{part_of}): {e}",
+                    field=where,
+                    node=node_id,
                 ) from None
         size = math.prod(node.shape)
         if size > settings.max_elements:
@@ -356,12 +410,14 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
                 field=where,
                 node=node_id,
             )
-        total += size
+        # Its value, and in backward the gradient sent along each input edge (the shape of
+        # that input), all held until the trace is written.
+        total += size + sum(math.prod(graph.nodes[s].shape) for s in node.inputs)
         if total > settings.max_total_elements:
             where = node_field(graph, node_id)
             raise GraphError(
-                f"{where}: node {node_id!r}: the graph's values add up to more than "
-                f"{settings.max_total_elements} elements",
+                f"{where}: node {node_id!r}: the graph's values and gradients add up to more "
+                f"than {settings.max_total_elements} elements",
                 field=where,
                 node=node_id,
             )

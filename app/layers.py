@@ -103,7 +103,7 @@ class DivLayer:
 
     def backward(self, dout):
         dx = unbroadcast(dout / self.y, np.shape(self.x))
-        dy = unbroadcast(-dout * self.x / self.y**2, np.shape(self.y))
+        dy = unbroadcast(-dout * (self.x / self.y) / self.y, np.shape(self.y))  # y**2 underflows
         return dx, dy
 
 
@@ -131,6 +131,8 @@ class PowLayer:
         return out
 
     def backward(self, dout):
+        if self.p == 0:  # x**0 is constant; 0 * 0**-1 would be NaN at x = 0
+            return np.zeros(np.broadcast_shapes(np.shape(dout), np.shape(self.x)))
         dx = dout * self.p * self.x ** (self.p - 1)
         return dx
 
@@ -305,7 +307,9 @@ class SoftmaxWithLoss:
 
     ``t`` is one-hot (the shape of x) or class indices. The loss is computed from a stable
     log-softmax instead of the book's log(y + 1e-7), so its gradient is exactly (y - t) / N.
-    The book's backward ignores ``dout`` (it is always 1 there); we multiply by it.
+    The book's backward ignores ``dout`` (it is always 1 there); we multiply by it. For rows
+    of t that do not sum to 1 (soft or empty labels) the exact gradient is (y * sum(t) - t) / N,
+    which is (y - t) / N, to the last digit, for one-hot rows.
     """
 
     def __init__(self):
@@ -323,7 +327,7 @@ class SoftmaxWithLoss:
 
     def backward(self, dout=1):
         batch_size = 1 if np.ndim(self.y) == 1 else np.shape(self.y)[0]
-        dx = dout * (self.y - self.t) / batch_size
+        dx = dout * (self.y * self.t.sum(axis=-1, keepdims=True) - self.t) / batch_size
         return dx
 
 

@@ -323,19 +323,19 @@ def check_params(op: Op, params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(op.params))
     if unknown:
         allowed = ", ".join(op.params) or "none"
-        raise OpError(f"unknown param {unknown[0]!r} for op {op.name!r} (allowed: {allowed})")
+        raise OpError(f"unknown param {unknown[0][:40]!r} for op {op.name!r} (allowed: {allowed})")
     if op.name == "pow":
         p = params.get("p", 2)
         # an int is always finite (and math.isfinite would overflow on one like 10**400)
         finite = isinstance(p, int) or (isinstance(p, float) and math.isfinite(p))
         if isinstance(p, bool) or not finite:
-            raise OpError(f"param 'p' must be a finite number, got {p!r}")
+            raise OpError(f"param 'p' must be a finite number, got {repr(p)[:40]}")
         if abs(p) > MAX_EXPONENT:
-            raise OpError(f"param 'p' must be at most {MAX_EXPONENT} in size, got {p!r}")
+            raise OpError(f"param 'p' must be at most {MAX_EXPONENT} in size, got {repr(p)[:40]}")
         return {"p": p}
     if op.name == "sum":
         axis = params.get("axis")
         if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
-            raise OpError(f"param 'axis' must be an integer or null, got {axis!r}")
+            raise OpError(f"param 'axis' must be an integer or null, got {repr(axis)[:40]}")
         return {"axis": axis}
     return {}

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 VALUE_DOC = (
     'A number, a nested list of numbers (any shape), the strings "NaN", "Infinity", '
@@ -42,7 +49,7 @@ class NodeSpec(Strict):
     label: str | None = Field(
         default=None, max_length=200, description="Text drawn for the node; defaults to its id."
     )
-    requires_grad: bool = Field(
+    requires_grad: StrictBool = Field(
         default=True,
         description="False for data that takes no gradient (labels t, constants of a figure).",
     )
@@ -98,7 +105,9 @@ class TraceRequest(Strict):
         description="The gradient fed into the output: a number (broadcast) or an array of the "
         "output's shape. Default 1 (ones). The book uses 1.3 in figures 5-11 and 5-13.",
     )
-    full: bool = Field(default=False, description="Send large arrays whole instead of summarised.")
+    full: StrictBool = Field(
+        default=False, description="Send large arrays whole instead of summarised."
+    )
     expand: list[str] = Field(
         default_factory=list,
         max_length=100,
@@ -290,8 +299,9 @@ class GradcheckRequest(TraceRequest):
         default=2000,
         ge=2,
         le=20000,
-        description="Forward passes the numerical side may use; past it, large leaves are "
-        "checked on a seeded random sample of elements.",
+        description="Forward passes the numerical side aims at; past it, large leaves are "
+        "checked on a seeded random sample of their elements (at least 20 per leaf, so a tiny "
+        "budget can be exceeded); a 3-second time limit applies as well.",
     )
     seed: int = Field(default=0, ge=0, description="Seed of the sample.")
 
@@ -303,9 +313,16 @@ class GradcheckLeaf(BaseModel):
     elements: int
     checked: int = Field(description="Elements differentiated numerically.")
     sampled: bool = Field(description="True if only a sample of the elements was checked.")
-    max_abs_error: float | None
-    max_rel_error: float | None = Field(description="|numerical - backprop| / max(|each|).")
-    ok: bool = Field(description="Every checked element within atol + rtol * max(|each|).")
+    max_abs_error: float | str | None = Field(
+        description="The largest |numerical - backprop| ('NaN' if one is not a number)."
+    )
+    max_rel_error: float | str | None = Field(
+        description="The largest |numerical - backprop| / max(|numerical|, |backprop|)."
+    )
+    ok: bool | None = Field(
+        description="Every checked element within atol + rtol * max(|each|); null if the time "
+        "limit left this leaf unchecked."
+    )
     backprop: Any = Field(default=None, description="The whole gradient, for small leaves.")
     numerical: Any = Field(default=None, description="The whole numerical gradient.")
     samples: list[dict[str, Any]] | None = Field(
@@ -316,7 +333,7 @@ class GradcheckLeaf(BaseModel):
 class GradcheckResponse(BaseModel):
     """The book's gradient check (5.7.3) for every leaf that takes a gradient."""
 
-    ok: bool
+    ok: bool = Field(description="True if every leaf was checked and passed.")
     h: float
     rtol: float
     atol: float

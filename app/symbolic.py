@@ -7,6 +7,7 @@ the server starts fast.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -31,16 +32,22 @@ def derivatives(text: str) -> dict[str, Any]:
             ),
         }
     symbols = {name: sympy.Symbol(name, real=True) for name in parsed.variables}
-    terms: dict[str, Any] = {}
-    for node in parsed.nodes:
-        terms[node["id"]] = to_sympy(parsed, node["id"], terms, symbols, sympy)
-    out = terms[parsed.output]
-    result = {}
-    for name, symbol in symbols.items():
+    try:
+        terms: dict[str, Any] = {}
+        for node in parsed.nodes:
+            terms[node["id"]] = to_sympy(parsed, node["id"], terms, symbols, sympy)
+        out = terms[parsed.output]
         # diff's own result is kept: it is instant and already collected (2*x + 2*y), and it
         # reads like the book's derivations (sigmoid: exp(-x)/(1 + exp(-x))**2). simplify()
         # took 3 to 16 s on modest formulas and turns that into 1/(4*cosh(x/2)**2).
-        result[name] = sympy.diff(out, symbol)
+        result = {name: sympy.diff(out, symbol) for name, symbol in symbols.items()}
+    except (RecursionError, ArithmeticError, ValueError, TypeError):
+        # sympy recurses per level of nesting (sigmoid of sigmoid ... 40 deep).
+        return {
+            "output": None,
+            "derivatives": {},
+            "skipped": "sympy could not differentiate this formula (it is nested too deeply)",
+        }
     return {"output": out, "derivatives": result, "symbols": symbols, "skipped": None}
 
 
@@ -96,10 +103,17 @@ def symbolic_report(text: str, values: dict[str, float]) -> dict[str, Any]:
     at = {symbols[name]: value for name, value in values.items() if name in symbols}
     report = {}
     for name, d in found["derivatives"].items():
-        try:
-            number = complex(d.evalf(subs=at))
-            value = number.real if abs(number.imag) < 1e-12 else None
-        except (TypeError, ValueError):
-            value = None
-        report[name] = {"text": str(d), "value": value}
+        report[name] = {"text": str(d), "value": evaluate(d, at)}
     return {"formula": str(found["output"]), "derivatives": report, "note": None}
+
+
+def evaluate(derivative: Any, at: dict[Any, float]) -> float | None:
+    """The derivative's value at the point, or None where it is undefined, complex or not
+    finite (log at 0, exp(1000)); JSON has no infinities."""
+    try:
+        number = complex(derivative.evalf(subs=at))
+    except (ArithmeticError, TypeError, ValueError, RecursionError):
+        return None
+    if abs(number.imag) > 1e-12 or not math.isfinite(number.real):
+        return None
+    return number.real

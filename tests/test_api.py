@@ -737,3 +737,96 @@ def test_post_trace_summary_preview_of_a_many_dimensional_array_stays_small(clie
         assert len(preview) == 1
         preview = preview[0]
     assert preview == [[1.0] * 6] * 6
+
+
+# --- found in review: sizes, echoes, headers, strictness ------------------------------------
+
+
+def test_post_trace_one_leaf_feeding_2000_nodes_answers_a_bounded_response(client):
+    # An array is charged to the inline budget at every use, not once: this was 40 MB.
+    nodes = [leaf("x", [0.5] * 1000)] + [op(f"s{i}", "sum", "x") for i in range(1999)]
+    r = client.post("/api/trace", json=graph(nodes, "s0"))
+    assert r.status_code == 200
+    assert len(r.content) < 3_000_000
+    assert r.json()["values"]["x"] == [0.5] * 1000
+
+
+def test_post_trace_gradients_count_towards_the_total_element_limit(client):
+    # 50 sums of a 1000 x 1000 leaf: 50 M elements of gradients, refused before any work.
+    x = [[0.0] * 1000] * 1000
+    nodes = [leaf("x", x)] + [op(f"s{i}", "sum", "x") for i in range(50)]
+    start = time.perf_counter()
+    r = client.post("/api/trace", json=graph(nodes, "s0"))
+    assert time.perf_counter() - start < 10
+    assert r.status_code == 422
+    assert "values and gradients add up to more than 4000000" in r.json()["detail"]
+
+
+def test_post_trace_leaf_claiming_too_many_elements_is_refused_before_parsing(make_client):
+    client = make_client(max_elements=1000)
+    r = client.post("/api/trace", json={"example": "apple", "values": {"apple": [[0]] * 5000}})
+    assert_graph_error(r, "values.apple", "apple", "5000 elements", "limit of 1000")
+
+
+def test_post_trace_ids_may_not_contain_the_edge_arrow(client):
+    nodes = [leaf("a", 1), leaf("a->b", 2), op("c", "neg", "a->b")]
+    r = client.post("/api/trace", json=graph(nodes, "c"))
+    assert_graph_error(r, "graph.nodes[1].id", "a->b", "may not contain '->'")
+
+
+def test_post_trace_error_messages_do_not_echo_megabytes(client):
+    r = client.post("/api/trace", json={"example": "x" * 1_000_000})
+    assert r.status_code == 422
+    assert len(r.content) < 2000
+    r = client.post("/api/trace", json={"example": "apple", "values": {"y" * 100_000: 1}})
+    assert r.status_code == 422
+    assert len(r.content) < 2000
+
+
+def test_post_trace_booleans_are_strict(client):
+    body = graph([leaf("x", 1, requires_grad="no"), op("y", "neg", "x")], "y")
+    r = client.post("/api/trace", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == "requires_grad"
+    r = client.post("/api/trace", json={"example": "apple", "full": "yes"})
+    assert r.status_code == 422
+
+
+def test_post_trace_413_carries_the_security_headers(make_client):
+    client = make_client(max_body_bytes=1000)
+    r = client.post("/api/trace", json={"example": "apple", "values": {"apple": [1.0] * 1000}})
+    assert r.status_code == 413
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_post_trace_expression_values_must_name_variables(client):
+    r = client.post("/api/trace", json={"expression": "z = 2 * y", "values": {"_c1": 5}})
+    assert_graph_error(r, "values", "_c1", "not a variable of the expression", "y")
+
+
+def test_post_trace_expanded_constants_cannot_be_overridden(client):
+    body = {"example": "sigmoid", "expand": ["y"], "values": {"y/1": [1, 2]}}
+    r = client.post("/api/trace", json=body)
+    assert_graph_error(r, "values.y/1", "y/1", "constant inside the expanded 'y'")
+
+
+@pytest.mark.parametrize(
+    "expression, values",
+    [
+        ("z = exp(x)", {"x": 1000}),
+        ("z = x * y", {"x": "Infinity", "y": 3}),
+        ("z = log(x)", {"x": 0}),
+        ("z = x / y", {"x": 0, "y": 0}),
+        ("z = exp(exp(exp(x)))", {"x": 3}),
+        ("z = " + "sigmoid(" * 39 + "x" + ")" * 39, {}),
+    ],
+)
+def test_post_trace_expression_symbolic_side_never_500s(client, expression, values):
+    r = client.post("/api/trace", json={"expression": expression, "values": values})
+    assert r.status_code == 200, r.text
+    strict_json(r.text)
+    symbolic = r.json()["symbolic"]
+    assert symbolic["note"] or all(
+        d["value"] is None or np.isfinite(d["value"]) for d in symbolic["derivatives"].values()
+    )

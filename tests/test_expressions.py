@@ -181,3 +181,18 @@ def test_parse_expression_never_evaluates(monkeypatch):
     monkeypatch.undo()
     assert parsed.output == "z"
     assert calls and all(flags & ast.PyCF_ONLY_AST for flags in calls)
+
+
+def test_parse_expression_many_reassignments_keep_short_ids():
+    parsed = parse_expression("t = x + 1\n" + "t = t + t\n" * 150)
+    ids = [n["id"] for n in parsed.nodes if n["op"] != "input"]
+    assert ids[:4] == ["t", "t'", "t''", "t'3"]
+    assert max(len(i) for i in ids) <= 5
+    graph = build_graph(parsed.nodes, parsed.output, Settings())
+    assert float(run_graph(graph).values[parsed.output]) == 2.0**151  # x = 1: (x + 1) * 2**150
+
+
+def test_parse_expression_a_flat_sum_is_not_deep():
+    parsed, trace = trace_expression("z = " + " + ".join(f"x{i}" for i in range(60)))
+    assert float(trace.values["z"]) == 60.0
+    assert all(float(trace.grads[f"x{i}"]) == 1.0 for i in range(60))

@@ -67,3 +67,16 @@ def test_gradcheck_rejects_bad_step(client):
     response = client.post("/api/gradcheck", json={"example": "apple", "h": 0})
     assert response.status_code == 422
     assert "h" in str(response.json()["detail"])
+
+
+def test_gradcheck_nan_errors_read_as_nan_not_zero(client):
+    body = {"expression": "z = log(x)", "values": {"x": -1}}
+    result = client.post("/api/gradcheck", json=body).json()
+    (leaf,) = result["leaves"]
+    assert leaf["max_abs_error"] == "NaN" and leaf["max_rel_error"] == "NaN"
+    assert leaf["ok"] is False and result["ok"] is False
+
+
+def test_gradcheck_soft_labels_pass(client):
+    body = {"example": "softmax_with_loss", "values": {"t": [1, 1, 0]}}
+    assert client.post("/api/gradcheck", json=body).json()["ok"] is True

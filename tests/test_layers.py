@@ -438,3 +438,33 @@ def test_relu_backward_leaves_the_callers_dout_unchanged_unlike_the_book():
     np.testing.assert_array_equal(dx, [10.0, 0.0, 30.0])
     np.testing.assert_array_equal(dout, [10.0, 20.0, 30.0])
     assert not np.shares_memory(dx, dout)
+
+
+# --- found in review -------------------------------------------------------------------------
+
+
+def test_softmax_with_loss_backward_is_exact_for_labels_that_do_not_sum_to_one(numgrad):
+    x = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.5]])
+    t = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    layer = SoftmaxWithLoss()
+    layer.forward(x, t)
+    dx = layer.backward(1.0)
+    expected = numgrad(lambda v: SoftmaxWithLoss().forward(v, t), x, h=1e-6)
+    np.testing.assert_allclose(dx, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_pow_layer_zero_exponent_has_zero_gradient_at_zero():
+    layer = PowLayer(0)
+    layer.forward(np.array([0.0, 2.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dx = layer.backward(np.array([1.0, 1.0]))
+    assert dx.tolist() == [0.0, 0.0]
+
+
+def test_div_layer_gradient_of_tiny_denominators_does_not_underflow():
+    layer = DivLayer()
+    layer.forward(np.array(1e-170), np.array(1e-170))
+    dx, dy = layer.backward(np.array(1.0))
+    assert float(dx) == pytest.approx(1e170)
+    assert float(dy) == pytest.approx(-1e170)

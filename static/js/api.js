@@ -1,10 +1,16 @@
 // The REST client. Only this module knows URLs and the error shapes of the API.
 
-/** An error the server answered with (4xx), carrying its readable message. */
+/**
+ * An error the server answered with (4xx), carrying its readable message and, when the server
+ * names them, the field it concerns and the line and column in an expression.
+ */
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(detail);
     this.status = status;
+    this.field = body && typeof body.field === 'string' ? body.field : null;
+    this.line = body && Number.isInteger(body.line) ? body.line : null;
+    this.column = body && Number.isInteger(body.column) ? body.column : null;
   }
 }
 
@@ -28,7 +34,7 @@ async function request(url, options = {}) {
   } catch {
     body = null;
   }
-  if (!response.ok) throw new ApiError(response.status, detailText(body, response.status));
+  if (!response.ok) throw new ApiError(response.status, detailText(body, response.status), body);
   return body;
 }
 
@@ -41,16 +47,36 @@ export function fetchOps() {
 }
 
 /**
- * POST /api/trace for the state's example or custom graph with its edited values.
- * signal lets the caller abort a request that a newer edit has made stale.
+ * The body /api/trace and /api/gradcheck share: exactly one of expression, graph or example,
+ * then the edited values and the composites to expand, each only when there is one.
  */
-export function fetchTrace({ example, graph, values }, signal) {
-  const body = graph ? { graph } : { example };
+export function traceBody({ example, graph, expression, expand, values }) {
+  const body = expression !== null && expression !== undefined ? { expression } : graph ? { graph } : { example };
   if (values && Object.keys(values).length) body.values = values;
-  return request('/api/trace', {
+  if (expand && expand.length) body.expand = expand;
+  return body;
+}
+
+function post(url, body, signal) {
+  return request(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
     signal,
   });
+}
+
+/** POST /api/trace for a source (example, graph or expression) with its edited values. */
+export function fetchTrace(source, signal) {
+  return post('/api/trace', traceBody(source), signal);
+}
+
+/** POST /api/parse: the graph spec of an expression and its variables (no trace). */
+export function fetchParse(expression, signal) {
+  return post('/api/parse', { expression }, signal);
+}
+
+/** POST /api/gradcheck: backprop against numerical differentiation for the same body. */
+export function fetchGradcheck(source, signal) {
+  return post('/api/gradcheck', traceBody(source), signal);
 }

@@ -13,6 +13,9 @@ import { t } from './i18n.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const SINK = '\u0000output';
+// dagre cluster ids for expanded composites; the prefix keeps them apart from node ids.
+const GROUP = '\u0000group:';
+const GROUP_PAD = 0;
 const FONT = '13px "DejaVu Sans", "Helvetica Neue", Arial, sans-serif';
 const MIN_RADIUS = 17;
 const LABEL_HEIGHT = 40;
@@ -43,9 +46,31 @@ export function structureKey(trace) {
   const g = trace.graph;
   return JSON.stringify([
     g.output,
-    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, shapeOf(trace.values[n.id]).length > 0]),
+    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id]).length > 0]),
     g.edges.map((e) => e.id),
   ]);
+}
+
+/** The nodes of each expanded composite, by the composite's id (node.group). */
+export function groupsOf(graph) {
+  const groups = new Map();
+  for (const node of graph.nodes) {
+    if (!node.group) continue;
+    if (!groups.has(node.group)) groups.set(node.group, []);
+    groups.get(node.group).push(node);
+  }
+  return groups;
+}
+
+/**
+ * The symbol of the composite a group came from. The trace names only the group's id, so it is
+ * read off the primitives the server expands into: Affine gives dot and +, sigmoid gives exp and /.
+ */
+export function groupSymbol(members) {
+  const ops = new Set(members.map((n) => n.op));
+  if (ops.has('matmul')) return 'Affine';
+  if (ops.has('exp') && ops.has('reciprocal')) return 'sigmoid';
+  return members.length ? members[members.length - 1].id : '';
 }
 
 /** The centre of a node's drawn shape (a fork's box also holds the sum under the shape). */
@@ -100,6 +125,7 @@ export class GraphView {
     }, defs);
     svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head' }, marker);
     this.viewport = svg('g', { class: 'viewport' }, root);
+    this.drawGroups(svg('g', { class: 'groups' }, this.viewport), graph, layout);
     const edgeLayer = svg('g', { class: 'edges' }, this.viewport);
     const nodeLayer = svg('g', { class: 'nodes' }, this.viewport);
 
@@ -120,6 +146,19 @@ export class GraphView {
     this.fit();
   }
 
+  /** A dashed rounded box around the nodes of each expanded composite, labelled with its symbol. */
+  drawGroups(parent, graph, layout) {
+    for (const [id, members] of groupsOf(graph)) {
+      const box = layout.node(GROUP + id);
+      if (!box || !Number.isFinite(box.width)) continue;
+      const group = svg('g', { class: 'group', 'data-group': id }, parent);
+      const x = box.x - box.width / 2 - GROUP_PAD;
+      const y = box.y - box.height / 2 - GROUP_PAD;
+      svg('rect', { class: 'group-box', x, y, width: box.width + 2 * GROUP_PAD, height: box.height + 2 * GROUP_PAD, rx: 12 }, group);
+      svgText(group, 'group-label', x + 8, y + 13, groupSymbol(members));
+    }
+  }
+
   /** The edge that leaves the output to the right, carrying its value and dout, as in the book. */
   sinkEdge(graph) {
     return { id: `${graph.output}->output`, source: graph.output, target: SINK, port: 0, sink: true };
@@ -127,7 +166,9 @@ export class GraphView {
 
   layout(trace) {
     const { graph, values } = trace;
-    const g = new dagre.graphlib.Graph({ multigraph: true });
+    const groups = groupsOf(graph);
+    // A compound graph only when there are clusters: dagre's compound passes cost time on big graphs.
+    const g = new dagre.graphlib.Graph({ multigraph: true, compound: groups.size > 0 });
     g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 28, edgesep: 12, marginx: 16, marginy: 16 });
     g.setDefaultEdgeLabel(() => ({}));
     const consumers = {};
@@ -146,6 +187,15 @@ export class GraphView {
       g.setNode(node.id, size);
     }
     g.setNode(SINK, { width: 4, height: 4 });
+    // An expanded composite is a dagre cluster, so its nodes stay together and others keep out.
+    // Its constants (sigmoid's -1 and 1) stay outside, fed in like W and b: inside, the -1
+    // shares the first column with x and pulls the box over it.
+    for (const [id, members] of groups) {
+      const ops = members.filter((node) => node.op !== 'input');
+      if (!ops.length) continue;
+      g.setNode(GROUP + id, {});
+      for (const node of ops) g.setParent(node.id, GROUP + id);
+    }
     for (const edge of [...graph.edges, this.sinkEdge(graph)].reverse()) {
       const value = values[edge.source];
       const tensor = !isScalar(value);
@@ -231,7 +281,8 @@ export class GraphView {
     const grad = svgText(group, 'edge-grad', x, y + 15, '');
     for (const el of [shape, value, grad]) el.setAttribute('text-anchor', 'middle');
     const sourceNode = this.nodesById[edge.source];
-    if (sourceNode.op === 'input') {
+    // The constants of an expanded composite (its -1 and 1) belong to the layer, not the user.
+    if (sourceNode.op === 'input' && !sourceNode.group) {
       value.classList.add('editable');
       value.setAttribute('tabindex', '0');
       value.setAttribute('role', 'button');
@@ -434,5 +485,7 @@ text { font: 13px "DejaVu Sans", Arial, sans-serif; }
 .edge-value { fill: #1d4ed8; }
 .edge-grad, .node-grad { fill: #dc2626; }
 .edge-shape { fill: #6b7280; font-size: 11px; }
+.group-box { fill: #f5f3ff; stroke: #7c3aed; stroke-width: 1.2; stroke-dasharray: 5 4; }
+.group-label { fill: #6d28d9; font-size: 11px; font-style: italic; }
 title { display: none; }
 `;

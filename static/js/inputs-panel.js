@@ -46,7 +46,8 @@ export class InputsPanel {
   build(trace, raw) {
     this.container.replaceChildren();
     this.rows = {};
-    const leaves = trace.graph.nodes.filter((n) => n.op === 'input');
+    // The constants inside an expanded composite (sigmoid's -1 and 1) are not the user's inputs.
+    const leaves = trace.graph.nodes.filter((n) => n.op === 'input' && !n.group);
     for (const node of leaves) {
       const value = trace.values[node.id];
       const label = node.label ?? node.id;

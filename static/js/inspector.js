@@ -3,9 +3,13 @@
 // 2.2), the gradient of each input edge, the sum at a fork, and heatmaps for matrices.
 // All numbers come from the trace; all text is set with textContent.
 
-import { flatValues, formatValue, formatNumber, isScalar, isSummary, shapeOf, shapeText } from './format.js';
+import { flatValues, formatValue, formatNumber, isScalar, isSummary, shapeOf, shapeText, toNumber } from './format.js';
+import { groupSymbol } from './graph-view.js';
 import { t } from './i18n.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
+
+// sympy's derivative and backprop's gradient agree when they differ by less than this, relatively.
+const AGREE_RTOL = 1e-9;
 
 const INFIX = new Set(['+', '-', '−', '×', '*', '/', '÷', '·']);
 const HEATMAP_MAX_CELLS = 24;
@@ -24,6 +28,23 @@ export function chainRuleText(formula, dout, local, grad, raw) {
   const text = pretty(formula);
   if (local === null || local === undefined || !isScalar(dout) || !isScalar(local)) return text;
   return `${text} = ${formatNumber(dout, raw)} × ${formatNumber(local, raw)} = ${formatValue(grad, raw)}`;
+}
+
+/** True when two numbers agree to AGREE_RTOL relative difference (both NaN or equal infinities too). */
+export function agrees(a, b) {
+  const x = toNumber(a);
+  const y = toNumber(b);
+  if (x === y || (Number.isNaN(x) && Number.isNaN(y))) return true;
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return false;
+  return Math.abs(x - y) < AGREE_RTOL * Math.max(Math.abs(x), Math.abs(y));
+}
+
+/** The output's name in ∂f/∂x: its own name when the formula assigned one, else f.
+ * (Unnamed steps have ids starting with "_" and their own text as the label.) */
+function outputName(trace) {
+  const id = trace.graph.output;
+  const node = trace.graph.nodes.find((n) => n.id === id);
+  return node && !id.startsWith('_') ? node.label ?? id : 'f';
 }
 
 /** The source lines of a method block (def forward / def backward) in a layer's class source. */
@@ -85,14 +106,17 @@ export class Inspector {
 
   /**
    * Renders the inspector for nodeId at position p. onFollow is offered as a button when the
-   * user pinned a node, so the inspector can go back to following the current step.
+   * user pinned a node, so the inspector can go back to following the current step; onExpand(id)
+   * and onCollapse(id) redraw a composite node as its primitives and back.
    */
-  render({ trace, timeline, p, nodeId, pinned, raw, onFollow }) {
+  render({ trace, timeline, p, nodeId, pinned, raw, onFollow, onExpand, onCollapse }) {
     const root = this.container;
     root.replaceChildren();
     const node = trace.graph.nodes.find((n) => n.id === nodeId);
+    const symbolic = this.symbolicSection(trace, timeline, p, node, raw);
     if (!node) {
       root.appendChild(el('p', 'hint', t('inspectHint')));
+      if (symbolic) root.appendChild(symbolic);
       return;
     }
     const label = (id) => {
@@ -113,6 +137,8 @@ export class Inspector {
     root.appendChild(header);
     const kind = node.op === 'input' ? (node.requires_grad === false ? t('constant') : t('leaf')) : `${node.symbol || node.op}${node.layer ? ' · ' + node.layer : ''}`;
     root.appendChild(el('p', 'meta', kind + (shapeOf(trace.values[node.id]).length ? ` · ${t('shape')} ${shapeText(shapeOf(trace.values[node.id]))}` : '')));
+    const expandRow = this.expandControl(trace, node, onExpand, onCollapse);
+    if (expandRow) root.appendChild(expandRow);
 
     const facts = el('dl', 'facts');
     const valueKnown = isValueKnown(timeline, node.id, p);
@@ -126,6 +152,10 @@ export class Inspector {
     const gradText = !gradKnown ? t('notComputed') : grad === null || grad === undefined ? t('noGrad') : formatValue(grad, raw, 9, Infinity);
     addFact(t('gradient'), gradText, gradKnown ? 'grad' : 'unknown');
     root.appendChild(facts);
+    // A variable of a formula: sympy's derivative beside backprop's gradient, right here; for
+    // the other nodes the comparison comes after their own sections.
+    const isVariable = !!(trace.symbolic && trace.symbolic.derivatives && node.id in trace.symbolic.derivatives);
+    if (symbolic && isVariable) root.appendChild(symbolic);
 
     const incoming = timeline.incoming[node.id] || [];
     if (node.op !== 'input') {
@@ -206,11 +236,117 @@ export class Inspector {
       root.appendChild(fork);
     }
 
+    if (symbolic && !isVariable) root.appendChild(symbolic);
+
     if (op.source) {
       const phase = step && step.node === node.id ? (step.phase === 'forward' ? 'forward' : 'backward')
         : timeline.stepsOf[node.id].backward && timeline.stepsOf[node.id].backward.index < p ? 'backward' : 'forward';
       root.appendChild(this.sourceBlock(op.source, phase));
     }
+  }
+
+  /**
+   * "Expand y" on a composite node (sigmoid, Affine), "Collapse y" on a node drawn from one.
+   * The accessible names stay English like every control's; the visible text follows the language.
+   */
+  expandControl(trace, node, onExpand, onCollapse) {
+    if (!node.composite && !node.group) return null;
+    const row = el('div', 'expand-row');
+    const button = el('button', 'small');
+    button.type = 'button';
+    if (node.composite) {
+      const label = node.label ?? node.id;
+      button.textContent = t('expandNode', { label });
+      button.setAttribute('aria-label', `Expand ${label}`);
+      button.addEventListener('click', () => onExpand && onExpand(node.id));
+      row.append(button, el('span', 'hint', t('expandHint')));
+    } else {
+      const composite = trace.graph.nodes.find((n) => n.id === node.group);
+      const label = composite ? composite.label ?? composite.id : node.group;
+      button.textContent = t('collapseNode', { label });
+      button.setAttribute('aria-label', `Collapse ${label}`);
+      button.addEventListener('click', () => onCollapse && onCollapse(node.group));
+      const members = trace.graph.nodes.filter((n) => n.group === node.group);
+      row.append(button, el('span', 'hint', t('collapseHint', { label: groupSymbol(members) })));
+    }
+    return row;
+  }
+
+  /**
+   * For a formula: its sympy form and, for each variable, sympy's derivative at the current
+   * values beside backprop's gradient (shown once backprop has reached it), with ✓ when they
+   * agree. For a selected variable its line comes first, in full.
+   */
+  symbolicSection(trace, timeline, p, node, raw) {
+    const symbolic = trace.symbolic;
+    if (!symbolic) return null;
+    const section = el('section', 'inspector-section symbolic');
+    section.appendChild(el('h4', '', t('symbolicHeading')));
+    if (symbolic.note || !symbolic.formula) {
+      section.appendChild(el('p', 'hint symbolic-note', symbolic.note || t('symbolicNone')));
+      return section;
+    }
+    const f = outputName(trace);
+    section.appendChild(el('p', 'formula symbolic-formula', `${f} = ${symbolic.formula}`));
+    const derivatives = symbolic.derivatives || {};
+    const names = Object.keys(derivatives);
+    const compare = (name) => {
+      const d = derivatives[name];
+      const known = isNodeGradKnown(timeline, name, p);
+      const grad = trace.grads[name];
+      const hasGrad = known && grad !== null && grad !== undefined && isScalar(grad);
+      const hasValue = d.value !== null && d.value !== undefined;
+      const verdict = hasGrad && hasValue ? (agrees(d.value, grad) ? 'agree' : 'differ') : null;
+      return { d, known, grad, hasGrad, hasValue, verdict };
+    };
+    // In the table a mark, spelled out for assistive tools; the selected variable's line says it in words.
+    const verdictEl = (verdict, short = false) => {
+      if (!verdict) return el('span', 'verdict', '');
+      const word = t(verdict === 'agree' ? 'agree' : 'differ');
+      const mark = verdict === 'agree' ? '✓' : '✗';
+      const span = el('span', `verdict ${verdict}`, short ? mark : `${mark} ${word}`);
+      if (short) {
+        span.title = word;
+        span.setAttribute('aria-label', word);
+      }
+      return span;
+    };
+
+    if (node && names.includes(node.id)) {
+      const c = compare(node.id);
+      const block = el('div', 'symbolic-compare');
+      const valueText = c.hasValue ? formatNumber(c.d.value, raw) : '—';
+      block.appendChild(el('p', 'numbers symbolic-derivative', `∂${f}/∂${node.id} = ${c.d.text} = ${valueText}`));
+      const line = el('p', 'numbers grad backprop-line', `${t('backpropGrad')}: ${c.hasGrad ? formatNumber(c.grad, raw) : t('notComputed')} `);
+      line.appendChild(verdictEl(c.verdict));
+      block.appendChild(line);
+      section.appendChild(block);
+    }
+
+    if (names.length) {
+      const table = el('table', 'symbolic-table');
+      const head = el('tr');
+      for (const text of [t('variable'), `∂${f}/∂·`, t('symbolicValue'), t('backpropGrad'), '']) head.appendChild(el('th', '', text));
+      const thead = el('thead');
+      thead.appendChild(head);
+      const tbody = el('tbody');
+      for (const name of names) {
+        const c = compare(name);
+        const row = el('tr', `${node && node.id === name ? 'selected' : ''} ${c.verdict || ''}`.trim());
+        row.dataset.variable = name;
+        row.appendChild(el('td', 'variable', name));
+        row.appendChild(el('td', 'formula', c.d.text));
+        row.appendChild(el('td', 'number', c.hasValue ? formatNumber(c.d.value, raw) : '—'));
+        row.appendChild(el('td', c.hasGrad ? 'number grad' : 'number unknown', c.hasGrad ? formatNumber(c.grad, raw) : '?'));
+        const cell = el('td', 'verdict-cell');
+        cell.appendChild(verdictEl(c.verdict, true));
+        row.appendChild(cell);
+        tbody.appendChild(row);
+      }
+      table.append(thead, tbody);
+      section.appendChild(table);
+    }
+    return section;
   }
 
   /** dW (2, 3) = xᵀ (2, 1) · dout (1, 3): the shapes of the matrix chain rule. */

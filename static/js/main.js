@@ -1,15 +1,18 @@
 // Wires the page together: the state (mirrored in the URL), the API, the graph view, the
-// player, the inputs panel and the inspector. Data flows one way: state -> /api/trace ->
-// timeline -> views; user actions change the state and ask for a new trace or a new position.
+// player, the inputs panel, the inspector, the expression box and the gradient check. Data
+// flows one way: state -> /api/trace -> timeline -> views; user actions change the state and
+// ask for a new trace or a new position.
 
-import { ApiError, fetchExamples, fetchOps, fetchTrace } from './api.js';
+import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchTrace, traceBody } from './api.js';
+import { ExpressionPanel } from './expression-panel.js';
 import { formatNumber, formatValue, isScalar, parseNumber } from './format.js';
+import { GradcheckPanel } from './gradcheck-panel.js';
 import { GraphView, structureKey } from './graph-view.js';
 import { language, pick, setLanguage, t, translatePage } from './i18n.js';
 import { InputsPanel } from './inputs-panel.js';
 import { Inspector } from './inspector.js';
 import { Player } from './player.js';
-import { readState, writeState } from './state.js';
+import { readState, sourceOf, writeState } from './state.js';
 import { buildTimeline, currentStep } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
@@ -25,6 +28,12 @@ const messageEl = $('message');
 const view = new GraphView(graphEl, { onEditLeaf: openLeafEditor, onSelectNode: selectNode });
 const panel = new InputsPanel($('inputs-panel'), onEdit);
 const inspector = new Inspector($('inspector'));
+const expressionPanel = new ExpressionPanel({
+  input: $('expression-input'), trace: $('expression-trace'), examples: $('expression-examples'), error: $('expression-error'),
+}, traceExpression);
+const gradcheck = new GradcheckPanel({
+  button: $('gradcheck-run'), status: $('gradcheck-status'), result: $('gradcheck-result'),
+}, runGradcheck);
 const player = new Player({
   first: $('btn-first'), back: $('btn-back'), play: $('btn-play'), forward: $('btn-forward'), last: $('btn-last'),
   timeline: $('timeline'), speed: $('speed-select'),
@@ -45,13 +54,31 @@ function errorText(error) {
   return t('networkError', { detail: error.message || String(error) });
 }
 
+/** The server's message for a formula, at its line and column when it names them. */
+function showExpressionError(error) {
+  if (error instanceof ApiError) expressionPanel.showError(error.message, error.line, error.column);
+  else expressionPanel.showError(errorText(error));
+}
+
 // ---- tracing: one request in flight at a time, the newest wish wins ----
 
 let queued = null;
 let inFlight = false;
 
-/** Asks for a trace; a request made while another runs replaces any older waiting one. */
+/**
+ * Asks for a trace; a request made while another runs replaces any older waiting one. A request
+ * with a source (a new example, expression or expand list) changes the state only once the
+ * server has accepted it, so a refused formula leaves the last good graph and its URL in place.
+ * One without a source traces what the state holds when its turn comes.
+ */
 function requestTrace(request) {
+  // An edit made while a new graph is waiting must not drop that graph. It goes along when only
+  // the expand list changes (the leaves stay); an edit of a graph about to be replaced is dropped.
+  if (queued && queued.source && !request.source) {
+    const { example, graph, expression } = queued.source;
+    if (example !== state.example || graph !== state.graph || expression !== state.expression) return;
+    request = { ...request, source: queued.source, structural: true, resetStep: queued.resetStep, atEnd: queued.atEnd, fromExpression: queued.fromExpression };
+  }
   queued = request;
   if (!inFlight) pump();
 }
@@ -61,26 +88,108 @@ async function pump() {
   while (queued) {
     const request = queued;
     queued = null;
+    const source = request.source || sourceOf(state);
     let result;
     try {
-      result = await fetchTrace({ example: state.example, graph: state.graph, values: request.values });
+      result = await fetchTrace({ ...source, values: request.values });
     } catch (error) {
+      if (request.fromExpression) expressionPanel.setBusy(false);
       if (queued) continue; // superseded; its error no longer matters
-      const text = errorText(error);
-      if (request.edit) panel.showError(request.edit, text);
-      showMessage(text);
-      // A link whose edited values the server refuses still shows its graph, unedited.
-      if (!trace && Object.keys(request.values || {}).length) queued = { ...request, values: {}, keepMessage: true };
+      if (request.fromExpression || (error instanceof ApiError && error.field === 'expression')) {
+        showExpressionError(error);
+      } else {
+        const text = errorText(error);
+        if (request.edit) panel.showError(request.edit, text);
+        showMessage(text);
+      }
+      // A link whose expanded nodes or edited values the server refuses still shows its graph:
+      // without the refused expand list first, then without the edits.
+      if (!trace) {
+        const field = error instanceof ApiError ? error.field : null;
+        if ((source.expand || []).length && (field === 'expand' || !Object.keys(request.values || {}).length)) {
+          queued = { ...request, source: { ...source, expand: [] }, keepMessage: true };
+        } else if (Object.keys(request.values || {}).length) {
+          queued = { ...request, source: { ...source, expand: [] }, values: {}, keepMessage: true };
+        }
+      }
       continue; // otherwise the last good graph stays on screen
     }
+    if (request.fromExpression) expressionPanel.setBusy(false);
     // A newer request that changes the graph makes this answer stale; one that only edits a
     // value does not, so a dragged slider keeps updating the numbers while it moves.
     if (queued && queued.structural) continue;
     if (!request.keepMessage) showMessage('');
+    if (request.source) {
+      Object.assign(state, request.source);
+      fillExamplePicker();
+    }
+    if (request.fromExpression) expressionPanel.clearError();
     state.values = request.values;
     applyTrace(result, request);
   }
   inFlight = false;
+}
+
+/**
+ * Traces a formula: /api/parse first names its variables, so the values already typed for
+ * variables that are still there are kept, then /api/trace draws it like any preset.
+ */
+async function traceExpression(text) {
+  closeLeafEditor();
+  expressionPanel.setBusy(true);
+  let parsed;
+  try {
+    parsed = await fetchParse(text);
+  } catch (error) {
+    expressionPanel.setBusy(false);
+    showExpressionError(error);
+    return;
+  }
+  const variables = new Set(parsed.variables || []);
+  const kept = state.expression !== null
+    ? Object.fromEntries(Object.entries(state.values).filter(([id]) => variables.has(id)))
+    : {};
+  const same = text === state.expression;
+  requestTrace({
+    source: { example: null, graph: null, expression: text, expand: same ? state.expand : [] },
+    values: kept,
+    structural: true,
+    resetStep: !same,
+    fromExpression: true,
+  });
+}
+
+/** Draws the composite nodes in ids as their primitives (a new layout: the nodes change). */
+function setExpand(ids) {
+  closeLeafEditor();
+  requestTrace({
+    source: { ...sourceOf(state), expand: ids },
+    values: state.values,
+    structural: true,
+    atEnd: trace && state.step >= trace.steps.length,
+  });
+}
+
+// ---- the gradient check ----
+
+/** What a gradient check answers for: the same body as the trace on screen. */
+function checkKey() {
+  return JSON.stringify(traceBody({ ...sourceOf(state), values: state.values }));
+}
+
+async function runGradcheck() {
+  if (!trace) return;
+  const key = checkKey();
+  gradcheck.setBusy(true);
+  try {
+    const result = await fetchGradcheck({ ...sourceOf(state), values: state.values });
+    gradcheck.setBusy(false);
+    gradcheck.show(result, key, state.raw);
+    gradcheck.markStale(key !== checkKey());
+  } catch (error) {
+    gradcheck.setBusy(false);
+    gradcheck.showError(errorText(error));
+  }
 }
 
 function applyTrace(result, request) {
@@ -88,7 +197,9 @@ function applyTrace(result, request) {
   trace = result;
   timeline = buildTimeline(result);
   // Which graph is on screen, for tests and tools that wait for a newly picked example.
-  graphEl.dataset.example = state.graph ? '' : state.example;
+  graphEl.dataset.example = state.graph || state.expression !== null ? '' : state.example;
+  graphEl.dataset.expression = state.expression ?? '';
+  if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
   if (structureKey(result) !== view.key) {
     view.draw(result);
     panel.build(result, state.raw);
@@ -98,7 +209,7 @@ function applyTrace(result, request) {
     view.setTrace(result);
     panel.update(result, state.raw);
   }
-  player.setLength(result.steps.length, request.resetStep ? 0 : state.step);
+  player.setLength(result.steps.length, request.resetStep ? 0 : request.atEnd ? result.steps.length : state.step);
   state.step = player.position;
   if (state.node && !result.graph.nodes.some((n) => n.id === state.node)) state.node = null;
   showWarnings(result.warnings || []);
@@ -126,6 +237,8 @@ function render() {
       state.node = null;
       render();
     },
+    onExpand: (id) => setExpand([...state.expand.filter((x) => x !== id), id]),
+    onCollapse: (id) => setExpand(state.expand.filter((x) => x !== id)),
   });
   $('step-counter').textContent = t('stepCounter', { i: p, n: trace.steps.length });
   $('step-caption').textContent = caption(step);
@@ -251,10 +364,11 @@ function selectNode(id) {
 function fillExamplePicker() {
   const select = $('example-select');
   select.replaceChildren();
-  if (state.graph) {
+  const own = state.expression !== null || state.graph;
+  if (own) {
     const option = document.createElement('option');
     option.value = '';
-    option.textContent = t('customGraph');
+    option.textContent = state.expression !== null ? t('yourFormula') : t('customGraph');
     select.appendChild(option);
   }
   const groups = new Map();
@@ -271,9 +385,10 @@ function fillExamplePicker() {
     option.textContent = `${example.section} ${pick(example.title)}`;
     groups.get(key).appendChild(option);
   }
-  select.value = state.graph ? '' : state.example;
+  select.value = own ? '' : state.example;
   const current = examples.find((e) => e.id === state.example);
-  $('example-description').textContent = state.graph ? t('customDescription') : current ? pick(current.description) : '';
+  $('example-description').textContent = state.expression !== null ? t('formulaDescription')
+    : state.graph ? t('customDescription') : current ? pick(current.description) : '';
 }
 
 function applyLanguage() {
@@ -282,6 +397,7 @@ function applyLanguage() {
   $('lang-select').value = language();
   fillExamplePicker();
   player.render();
+  gradcheck.render();
   render();
 }
 
@@ -297,21 +413,22 @@ function download(name, type, text) {
 }
 
 function fileStem() {
-  return state.graph ? 'graph' : state.example;
+  return state.expression !== null ? 'formula' : state.graph ? 'graph' : state.example;
 }
 
 function installControls() {
   $('example-select').addEventListener('change', (event) => {
     // Choosing the example already shown changes nothing (keeps its edits and step).
-    if (!event.target.value || (event.target.value === state.example && !state.graph)) return;
+    if (!event.target.value || (event.target.value === state.example && !state.graph && state.expression === null)) return;
     closeLeafEditor();
-    state.example = event.target.value;
-    state.graph = null;
-    state.values = {};
     state.step = 0;
     state.node = null;
-    fillExamplePicker();
-    requestTrace({ values: {}, structural: true, resetStep: true });
+    requestTrace({
+      source: { example: event.target.value, graph: null, expression: null, expand: [] },
+      values: {},
+      structural: true,
+      resetStep: true,
+    });
   });
   $('lang-select').addEventListener('change', (event) => {
     state.lang = event.target.value;
@@ -320,6 +437,7 @@ function installControls() {
   $('raw-toggle').addEventListener('change', (event) => {
     state.raw = event.target.checked;
     if (trace) panel.update(trace, state.raw);
+    gradcheck.render(state.raw);
     render();
   });
   $('download-svg').addEventListener('click', () => {
@@ -340,6 +458,7 @@ async function start() {
   translatePage();
   $('lang-select').value = language();
   $('raw-toggle').checked = state.raw;
+  expressionPanel.setText(state.expression);
   player.setSpeed(state.speed);
   $('speed-select').addEventListener('change', () => {
     state.speed = Number($('speed-select').value);
@@ -353,9 +472,8 @@ async function start() {
   }).catch((error) => showMessage(errorText(error)));
   fetchExamples().then((list) => {
     examples = list;
-    if (!state.graph && !examples.some((e) => e.id === state.example) && examples.length) {
-      state.example = examples[0].id;
-      requestTrace({ values: {}, structural: true, resetStep: true });
+    if (!state.graph && state.expression === null && !examples.some((e) => e.id === state.example) && examples.length) {
+      requestTrace({ source: { example: examples[0].id, graph: null, expression: null, expand: [] }, values: {}, structural: true, resetStep: true });
     }
     fillExamplePicker();
   }).catch((error) => showMessage(errorText(error)));

@@ -8,6 +8,10 @@ const FIELDS = {
   example: { fallback: 'apple', read: (s) => s, write: (v) => v },
   // A custom GraphSpec (used instead of example when present), as JSON.
   graph: { fallback: null, read: (s) => JSON.parse(s), write: (v) => JSON.stringify(v) },
+  // A formula typed by the user (used instead of example and graph when present).
+  expression: { fallback: null, read: (s) => (s.trim() ? s : null), write: (v) => v },
+  // Ids of composite nodes (sigmoid, affine) drawn as their primitive nodes, as JSON.
+  expand: { fallback: [], read: (s) => JSON.parse(s).filter((x) => typeof x === 'string'), write: (v) => (v.length ? JSON.stringify(v) : null) },
   // Edited leaf values {node id: number or nested list}, as JSON.
   values: { fallback: {}, read: (s) => JSON.parse(s), write: (v) => (Object.keys(v).length ? JSON.stringify(v) : null) },
   // Position on the timeline: 0 = before any step, n = after the n-th step.
@@ -42,8 +46,14 @@ export function readState(location = window.location) {
       // A hand-edited link with broken JSON: ignore that field rather than fail the page.
     }
   }
-  if (state.graph) state.example = null;
+  if (state.expression !== null) state.graph = null;
+  if (state.graph || state.expression !== null) state.example = null;
   return state;
+}
+
+/** What is traced: one of example, graph or expression, and the composites drawn expanded. */
+export function sourceOf(state) {
+  return { example: state.example, graph: state.graph, expression: state.expression, expand: state.expand };
 }
 
 /** The fragment for a state, default fields left out so links stay short. */
@@ -52,7 +62,8 @@ export function stateToHash(state) {
   for (const [name, field] of Object.entries(FIELDS)) {
     const value = state[name];
     if (value === null || value === undefined) continue;
-    if (name === 'example' && state.graph) continue;
+    if (name === 'example' && (state.graph || state.expression !== null)) continue;
+    if (name === 'graph' && state.expression !== null) continue;
     const text = field.write(value);
     if (text !== null && text !== undefined) params.set(name, text);
   }
