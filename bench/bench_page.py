@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,18 +22,12 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from harness import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
+
 EDIT_TARGET_MS = 50.0
 FIRST_RENDER_TARGET_MS = 1000.0
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+
 
 # Runs in the page: edit one field, wait for the graph's render counter to move, then for the
 # frame that shows it. Returns milliseconds.
@@ -69,42 +60,6 @@ async () => {
            drawMs: Number(document.getElementById('graph').dataset.drawMs) };
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("the server did not start")
 
 
 def generated_graph(n_leaves: int = 150, seed: int = 0) -> dict:
@@ -194,11 +149,10 @@ def bench_generated(page, url: str, edits: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=21, help="timed edits per graph")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
 
-    process, url = start_server()
-    try:
+    with running_server() as url:
         examples = [e["id"] for e in httpx.get(f"{url}/api/examples").json()]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
@@ -210,9 +164,6 @@ def main() -> None:
             if errors:
                 print("\nbrowser console errors:\n  " + "\n  ".join(errors))
             browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -12,26 +12,12 @@ import time
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from specs import graph, leaf, op
 
 from app.examples import EXAMPLES
 from app.main import create_app
 from app.ops import OPS
 from app.settings import Settings
-
-
-def leaf(node_id, value, **extra):
-    return {"id": node_id, "op": "input", "value": value, **extra}
-
-
-def op(node_id, name, *inputs, **params):
-    node = {"id": node_id, "op": name, "inputs": list(inputs)}
-    if params:
-        node["params"] = params
-    return node
-
-
-def graph(nodes, output) -> dict:
-    return {"graph": {"nodes": nodes, "output": output}}
 
 
 def strict_json(text: str):

@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from specs import APPLE, leaf, op
 
 from app.engine import run_graph
 from app.graph import GraphError, build_graph
@@ -16,17 +17,6 @@ from app.settings import Settings
 SETTINGS = Settings()
 
 
-def leaf(node_id, value, **extra):
-    return {"id": node_id, "op": "input", "value": value, **extra}
-
-
-def op(node_id, name, *inputs, **params):
-    node = {"id": node_id, "op": name, "inputs": list(inputs)}
-    if params:
-        node["params"] = params
-    return node
-
-
 def trace(nodes, output, dout=None, overrides=None):
     return run_graph(build_graph(nodes, output, SETTINGS, overrides), dout)
 
@@ -34,14 +24,6 @@ def trace(nodes, output, dout=None, overrides=None):
 def steps_of(t, phase):
     return [s for s in t.steps if s["phase"] == phase]
 
-
-APPLE = [
-    leaf("apple", 100),
-    leaf("apple_num", 2),
-    op("apple_price", "mul", "apple", "apple_num"),
-    leaf("tax", 1.1),
-    op("price", "mul", "apple_price", "tax"),
-]
 
 # x feeds two consumers (y = x * x, and z = y + x): the gradient of x has three parts.
 FORK = [leaf("x", 3.0), op("y", "mul", "x", "x"), op("z", "add", "y", "x")]

@@ -6,31 +6,12 @@ import time
 
 import numpy as np
 import pytest
+from specs import APPLE, leaf, op
 
 from app.graph import GraphError, build_graph, parse_value
 from app.settings import Settings
 
 SETTINGS = Settings()
-
-
-def leaf(node_id, value, **extra):
-    return {"id": node_id, "op": "input", "value": value, **extra}
-
-
-def op(node_id, name, *inputs, **params):
-    node = {"id": node_id, "op": name, "inputs": list(inputs)}
-    if params:
-        node["params"] = params
-    return node
-
-
-APPLE = [
-    leaf("apple", 100),
-    leaf("apple_num", 2),
-    op("apple_price", "mul", "apple", "apple_num"),
-    leaf("tax", 1.1),
-    op("price", "mul", "apple_price", "tax"),
-]
 
 
 def graph_error(nodes, output, settings=SETTINGS, overrides=None) -> GraphError:
