@@ -47,7 +47,7 @@ def list_ops() -> list[dict[str, Any]]:
             "name": op.name,
             "arity": op.arity,
             "inputs": list(op.inputs),
-            "symbol": op.symbol,
+            "symbol": op.symbol_for(op.check({}) if op.check else {}),  # pow: **2
             "box": op.box,
             "layer": op.layer.__name__ if op.layer else None,
             "forward": op.forward,

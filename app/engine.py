@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from app.graph import Edge, Graph, GraphError, freeze, parse_value
+from app.ops import OpError
 
 
 @dataclass
@@ -70,8 +71,8 @@ def forward(trace: Trace) -> None:
             trace.values[node_id] = node.value
             continue
         inputs = [trace.values[s] for s in node.inputs]
-        if node.op.name == "softmax_with_loss":
-            check_labels(node, inputs)
+        if node.op.check_values:
+            check_values(node, inputs)
         layer = node.op.make_layer(node.params)
         out = freeze(np.asarray(node.op.run_forward(layer, inputs), dtype=np.float64))
         trace.layers[node_id] = layer
@@ -97,20 +98,13 @@ def forward(trace: Trace) -> None:
             )
 
 
-def check_labels(node, inputs: list[np.ndarray]) -> None:
-    """What the shapes cannot tell: class indices t of Softmax-with-Loss must be in range."""
-    where = node.field
-    x, t = inputs
-    if t.shape == x.shape:
-        return
-    classes = x.shape[-1]
-    if not (np.all(t == np.round(t)) and np.all((t >= 0) & (t < classes))):
-        raise GraphError(
-            f"{where}: node {node.id!r}: t holds class indices, which must be integers from 0 "
-            f"to {classes - 1}",
-            field=where,
-            node=node.id,
-        )
+def check_values(node, inputs: list[np.ndarray]) -> None:
+    """What the shapes cannot tell (class indices in range), as an error naming the node."""
+    try:
+        node.op.check_values(inputs)
+    except OpError as e:
+        message = f"{node.field}: node {node.id!r}: {e}"
+        raise GraphError(message, field=node.field, node=node.id) from None
 
 
 def backward(trace: Trace) -> None:

@@ -27,7 +27,12 @@ class OpError(ValueError):
 
 @dataclass(frozen=True)
 class Op:
-    """One kind of node: how to build its layer and what the page says about it."""
+    """One kind of node: how to build and call its layer, and what the page says about it.
+
+    Most layers follow one convention: ``cls()``, ``forward(*inputs)``, ``backward(dout)``
+    returning one gradient per input. The hooks cover the book's exceptions (Affine takes W
+    and b in its constructor and keeps dW and db on itself; t of Softmax-with-Loss is data).
+    """
 
     name: str
     layer: type | None
@@ -39,7 +44,17 @@ class Op:
     description: str
     box: bool = False
     params: dict[str, str] = field(default_factory=dict)
-    no_grad_inputs: frozenset[int] = frozenset()
+    """The op's parameters and what they mean."""
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """Validates the params and fills in defaults (None: the op takes none)."""
+    make: Callable[[dict[str, Any]], Any] | None = None
+    """Builds the layer from the params (None: the layer class with no arguments)."""
+    call: Callable[[Any, list[np.ndarray]], np.ndarray] | None = None
+    """Runs forward (None: ``layer.forward(*inputs)``)."""
+    collect: Callable[[Any, np.ndarray], tuple] | None = None
+    """Runs backward, one gradient per input (None: ``layer.backward(dout)`` as a tuple)."""
+    check_values: Callable[[list[np.ndarray]], None] | None = None
+    """Checks what shapes cannot tell before forward runs; raises OpError."""
 
     @property
     def arity(self) -> int:
@@ -47,42 +62,54 @@ class Op:
 
     def make_layer(self, params: dict[str, Any]):
         """A fresh layer for one node (layers cache state, so nodes never share one)."""
-        if self.name == "pow":
-            return layers.PowLayer(params["p"])
-        if self.name == "sum":
-            return layers.Sum(params.get("axis"))
-        if self.name == "affine":
-            return layers.Affine(W=None, b=None)  # the book passes W, b here; run_forward does
-        return self.layer()
+        return self.make(params) if self.make else self.layer()
 
     def run_forward(self, layer, inputs: list[np.ndarray]) -> np.ndarray:
-        """The layer's forward with the book's calling convention (Affine takes W, b first)."""
-        if self.name == "affine":
-            x, W, b = inputs
-            layer.W, layer.b = W, b
-            return layer.forward(x)
-        return layer.forward(*inputs)
+        return self.call(layer, inputs) if self.call else layer.forward(*inputs)
 
     def run_backward(self, layer, dout: np.ndarray) -> list[np.ndarray | None]:
         """The layer's backward as one gradient per input (None where an input takes none)."""
+        if self.collect:
+            return list(self.collect(layer, dout))
         grads = layer.backward(dout)
-        if self.name == "affine":
-            grads = (grads, layer.dW, layer.db)
-        elif self.name == "softmax_with_loss":
-            grads = (grads, None)
-        elif not isinstance(grads, tuple):
-            grads = (grads,)
-        return list(grads)
+        return list(grads) if isinstance(grads, tuple) else [grads]
 
     def symbol_for(self, params: dict[str, Any]) -> str:
         """The node's label in the drawing; pow shows its exponent like the book's "**2"."""
-        if self.name == "pow":
-            return f"**{format_number(params['p'])}"
-        return self.symbol
+        return self.symbol.format(
+            **{k: format_number(v) for k, v in params.items() if v is not None}
+        )
 
     @property
     def source(self) -> str:
         return layer_source(self.layer) if self.layer else ""
+
+
+# The book's exceptions to the common layer convention.
+
+
+def affine_forward(layer: layers.Affine, inputs: list[np.ndarray]) -> np.ndarray:
+    # The book builds Affine(W, b) once and calls forward(x); here W and b are graph inputs.
+    x, layer.W, layer.b = inputs
+    return layer.forward(x)
+
+
+def affine_backward(layer: layers.Affine, dout: np.ndarray) -> tuple:
+    dx = layer.backward(dout)
+    return dx, layer.dW, layer.db
+
+
+def check_class_indices(inputs: list[np.ndarray]) -> None:
+    x, t = inputs
+    if t.shape == x.shape:  # one-hot
+        return
+    classes = x.shape[-1]
+    if not (np.all(t == np.round(t)) and np.all((t >= 0) & (t < classes))):
+        raise OpError(f"t holds class indices, which must be integers from 0 to {classes - 1}")
+
+
+def softmax_with_loss_backward(layer: layers.SoftmaxWithLoss, dout: np.ndarray) -> tuple:
+    return layer.backward(dout), None  # t is data: no gradient
 
 
 @cache
@@ -167,6 +194,27 @@ def sum_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
     return x[:axis] + x[axis + 1 :]
 
 
+MAX_EXPONENT = 64
+
+
+def check_exponent(params: dict[str, Any]) -> dict[str, Any]:
+    p = params.get("p", 2)
+    # an int is always finite (and math.isfinite would overflow on one like 10**400)
+    finite = isinstance(p, int) or (isinstance(p, float) and math.isfinite(p))
+    if isinstance(p, bool) or not finite:
+        raise OpError(f"param 'p' must be a finite number, got {repr(p)[:40]}")
+    if abs(p) > MAX_EXPONENT:
+        raise OpError(f"param 'p' must be at most {MAX_EXPONENT} in size, got {repr(p)[:40]}")
+    return {"p": p}
+
+
+def check_axis(params: dict[str, Any]) -> dict[str, Any]:
+    axis = params.get("axis")
+    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
+        raise OpError(f"param 'axis' must be an integer or null, got {repr(axis)[:40]}")
+    return {"axis": axis}
+
+
 def binary(name, layer, symbol, forward, dx, dy, description) -> Op:
     return Op(name, layer, ("x", "y"), symbol, forward, (dx, dy), broadcast, description)
 
@@ -219,11 +267,13 @@ OPS: dict[str, Op] = {
         unary(
             "pow",
             layers.PowLayer,
-            "**",
+            "**{p}",
             "out = x ** p",
             "dx = dout * p * x ** (p - 1)",
             "Power by a constant p, like the book's **2 node (5.2).",
             params={"p": "the constant exponent (default 2)"},
+            check=check_exponent,
+            make=lambda params: layers.PowLayer(params["p"]),
         ),
         unary(
             "exp",
@@ -288,6 +338,9 @@ OPS: dict[str, Op] = {
             affine_shape,
             "The Affine layer: a matrix product and a bias, for a batch (5.6.2).",
             box=True,
+            make=lambda params: layers.Affine(W=None, b=None),
+            call=affine_forward,
+            collect=affine_backward,
         ),
         Op(
             "softmax_with_loss",
@@ -299,7 +352,8 @@ OPS: dict[str, Op] = {
             softmax_with_loss_shape,
             "Softmax followed by the cross-entropy error (5.6.3).",
             box=True,
-            no_grad_inputs=frozenset({1}),
+            check_values=check_class_indices,
+            collect=softmax_with_loss_backward,
         ),
         Op(
             "sum",
@@ -311,11 +365,11 @@ OPS: dict[str, Op] = {
             sum_shape,
             "The sum of all elements, or along one axis.",
             params={"axis": "the axis to sum over (default: all elements)"},
+            check=check_axis,
+            make=lambda params: layers.Sum(params["axis"]),
         ),
     ]
 }
-
-MAX_EXPONENT = 64
 
 
 def check_params(op: Op, params: dict[str, Any]) -> dict[str, Any]:
@@ -324,18 +378,4 @@ def check_params(op: Op, params: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         allowed = ", ".join(op.params) or "none"
         raise OpError(f"unknown param {unknown[0][:40]!r} for op {op.name!r} (allowed: {allowed})")
-    if op.name == "pow":
-        p = params.get("p", 2)
-        # an int is always finite (and math.isfinite would overflow on one like 10**400)
-        finite = isinstance(p, int) or (isinstance(p, float) and math.isfinite(p))
-        if isinstance(p, bool) or not finite:
-            raise OpError(f"param 'p' must be a finite number, got {repr(p)[:40]}")
-        if abs(p) > MAX_EXPONENT:
-            raise OpError(f"param 'p' must be at most {MAX_EXPONENT} in size, got {repr(p)[:40]}")
-        return {"p": p}
-    if op.name == "sum":
-        axis = params.get("axis")
-        if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
-            raise OpError(f"param 'axis' must be an integer or null, got {repr(axis)[:40]}")
-        return {"axis": axis}
-    return {}
+    return op.check(params) if op.check else {}
