@@ -109,9 +109,21 @@ def symbolic_report(text: str, values: dict[str, float]) -> dict[str, Any]:
 
 def evaluate(derivative: Any, at: dict[Any, float]) -> float | None:
     """The derivative's value at the point, or None where it is undefined, complex or not
-    finite (log at 0, exp(1000)); JSON has no infinities."""
+    finite (log at 0, exp(1000)); JSON has no infinities.
+
+    Each float is substituted as the exact rational it is, so a pole gives sympy's zoo, not
+    the 1e135 that evalf(subs=...) makes of 1/(x - 1) at x = 1.
+    """
+    import sympy
+
     try:
-        number = complex(derivative.evalf(subs=at))
+        exact = {s: sympy.Rational(v) for s, v in at.items() if math.isfinite(v)}
+        if len(exact) < len(at):
+            return None
+        value = derivative.xreplace(exact)
+        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            return None
+        number = complex(value.evalf())
     except (ArithmeticError, TypeError, ValueError, RecursionError):
         return None
     if abs(number.imag) > 1e-12 or not math.isfinite(number.real):

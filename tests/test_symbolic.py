@@ -47,3 +47,9 @@ def test_symbolic_report_skips_huge_formulas():
     report = symbolic_report(text, {"x": 1.0})
     assert report["derivatives"] == {}
     assert "skipped" in report["note"]
+
+
+def test_symbolic_report_pole_has_no_value():
+    # evalf(subs=...) made 1.45e135 of 1/(x - 1) at x = 1; exact substitution gives zoo.
+    report = symbolic_report("log(x - 1)", {"x": 1.0})
+    assert report["derivatives"]["x"] == {"text": "1/(x - 1)", "value": None}
