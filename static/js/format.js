@@ -43,7 +43,7 @@ export function formatNumber(v, raw) {
   if (Number.isNaN(x)) return 'NaN';
   if (x === Infinity) return '∞';
   if (x === -Infinity) return '−∞';
-  if (raw) return String(x);
+  if (raw) return Object.is(x, -0) ? '-0' : String(x);
   if (x === 0) return '0';
   const ax = Math.abs(x);
   if (ax >= 1e6 || ax < 1e-4) return x.toExponential(3).replace(/\.?0+e/, 'e');
@@ -67,6 +67,8 @@ function nestedText(v, raw) {
   return formatNumber(v, raw);
 }
 
+const SHORT_VECTOR_CHARS = 40;
+
 /**
  * Text for a value. Scalars as numbers; small arrays written out when that stays short
  * (maxChars); otherwise the range min…max, so an edge label never grows wider than the drawing.
@@ -82,7 +84,8 @@ export function formatValue(v, raw, maxElements = 6, maxChars = 30) {
   const flat = flatValues(v);
   if (flat.length <= maxElements) {
     const text = nestedText(v, raw);
-    if (text.length <= maxChars) return text;
+    // A short vector (softmax's three outputs) is worth a wider label than its range.
+    if (text.length <= (flat.length <= 3 ? Math.max(maxChars, SHORT_VECTOR_CHARS) : maxChars)) return text;
   }
   const finite = flat.filter(Number.isFinite);
   const min = finite.length ? Math.min(...finite) : NaN;

@@ -96,6 +96,20 @@ export class GradcheckPanel {
     status.hidden = false;
   }
 
+  /** Forgets the result (another graph is on screen now). */
+  clear() {
+    this.result = null;
+    this.key = null;
+    const { status, result } = this.el;
+    result.replaceChildren();
+    result.classList.remove('stale');
+    if (!status.classList.contains('busy')) {
+      status.hidden = true;
+      status.textContent = '';
+      status.className = 'gc-status';
+    }
+  }
+
   /** Marks the shown result as describing an earlier graph or earlier values. */
   markStale(stale) {
     const { status, result } = this.el;

@@ -35,6 +35,10 @@ function svgText(parent, cls, x, y, text = '') {
 }
 
 let measureContext = null;
+// Extra room on scalar edges for an edit to a wider number (or a raw float): reserving the
+// widest possible number, or every raw repr, made the book's small graphs draw too small to
+// read. Past this room the labels' white halo keeps an overlap legible.
+const EDIT_ROOM = () => textWidth('-0.00');
 function textWidth(text, font = FONT) {
   measureContext ??= document.createElement('canvas').getContext('2d');
   measureContext.font = font;
@@ -91,9 +95,11 @@ export class GraphView {
    * container: the element the SVG goes into.
    * onEditLeaf(id, anchorElement): the user asked to edit a leaf's value on the graph.
    * onSelectNode(id): the user clicked a node (for the inspector).
+   * isEditable(node): whether a leaf's value on the graph can be edited.
    */
-  constructor(container, { onEditLeaf, onSelectNode }) {
+  constructor(container, { onEditLeaf, onSelectNode, isEditable = (node) => node.op === 'input' && !node.group }) {
     this.container = container;
+    this.isEditable = isEditable;
     this.onEditLeaf = onEditLeaf;
     this.onSelectNode = onSelectNode;
     this.key = null;
@@ -199,10 +205,16 @@ export class GraphView {
     for (const edge of [...graph.edges, this.sinkEdge(graph)].reverse()) {
       const value = values[edge.source];
       const tensor = !isScalar(value);
-      // Reserve room for the widest label the edge will show, so edits never need a re-layout.
-      const width = Math.max(44, textWidth(formatValue(value, false)) + 12, textWidth(formatValue(trace.grads[edge.source], false)) + 12);
+      // Reserve room for the label the edge shows, and on a scalar edge some more for edits,
+      // so an edit never needs a re-layout.
+      const grad = trace.grads[edge.source];
+      const width = Math.max(
+        44,
+        textWidth(formatValue(value, false)) + 12 + (tensor ? 0 : EDIT_ROOM()),
+        textWidth(formatValue(grad, false)) + 12 + (isScalar(grad) ? EDIT_ROOM() : 0),
+      );
       g.setEdge(edge.source, edge.target, {
-        width: Math.min(width, 190), height: tensor ? TENSOR_LABEL_HEIGHT : LABEL_HEIGHT, labelpos: 'c',
+        width: Math.min(width, 320), height: tensor ? TENSOR_LABEL_HEIGHT : LABEL_HEIGHT, labelpos: 'c',
       }, edge.id);
     }
     dagre.layout(g);
@@ -253,7 +265,11 @@ export class GraphView {
     sum.setAttribute('text-anchor', 'middle');
     group.addEventListener('click', () => this.onSelectNode(node.id));
     group.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') this.onSelectNode(node.id);
+      // Space as well as Enter, as on a real button (and not the player's play/pause).
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        this.onSelectNode(node.id);
+      }
     });
     return { group, sum, kind: box.kind };
   }
@@ -282,7 +298,7 @@ export class GraphView {
     for (const el of [shape, value, grad]) el.setAttribute('text-anchor', 'middle');
     const sourceNode = this.nodesById[edge.source];
     // The constants of an expanded composite (its -1 and 1) belong to the layer, not the user.
-    if (sourceNode.op === 'input' && !sourceNode.group) {
+    if (this.isEditable(sourceNode)) {
       value.classList.add('editable');
       value.setAttribute('tabindex', '0');
       value.setAttribute('role', 'button');
@@ -484,6 +500,7 @@ text { font: 13px "DejaVu Sans", Arial, sans-serif; }
 .leaf-label { fill: #111827; }
 .edge-value { fill: #1d4ed8; }
 .edge-grad, .node-grad { fill: #dc2626; }
+.edge-value, .edge-grad, .node-grad, .edge-shape { paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
 .edge-shape { fill: #6b7280; font-size: 11px; }
 .group-box { fill: #f5f3ff; stroke: #7c3aed; stroke-width: 1.2; stroke-dasharray: 5 4; }
 .group-label { fill: #6d28d9; font-size: 11px; font-style: italic; }

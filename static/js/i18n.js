@@ -106,6 +106,9 @@ const MESSAGES = {
     gcTimingNoSpeedup: 'backprop {backprop}, numerical {numerical} for all {elements} elements',
     gcTimedOut: 'The numerical side stopped at its time limit after {seconds}: {checked} of {elements} elements checked; the time for all of them is extrapolated.',
     gcSampledNote: 'Large leaves were checked on a random sample: {checked} of {elements} elements; the time for all of them is extrapolated.',
+    // The server's own words, shown as they come in English (see warn.* in Japanese).
+    tIsData: '(t is data)',
+    softmaxOf: 'y = softmax({x}) = {y}',
   },
   ja: {
     skip: 'グラフへ移動',
@@ -210,6 +213,13 @@ const MESSAGES = {
     gcTimingNoSpeedup: '誤差逆伝播 {backprop}、数値微分 {numerical}（全 {elements} 要素）',
     gcTimedOut: '数値微分は制限時間により {seconds} で打ち切られました：{elements} 要素中 {checked} 要素を確認（全要素の時間は推定値）。',
     gcSampledNote: '大きな入力は無作為に抽出して確認しました：{elements} 要素中 {checked} 要素（全要素の時間は推定値）。',
+    tIsData: '(t はデータ：勾配なし)',
+    softmaxOf: 'y = softmax({x}) = {y}',
+    // The server's warnings, by their code (the English message stays as the tooltip).
+    'warn.overflow': 'ノード {node} で、有限の入力から無限大の値が出ました。',
+    'warn.nan': 'ノード {node} で、有限の入力から NaN（非数）が出ました。',
+    'warn.gradient_overflow': 'ノード {node} から送られた勾配が有限ではありません。',
+    'warn.no_gradient': 'ノード {node} には勾配が届きません（微分可能な経路で出力につながっていません）。',
   },
 };
 
@@ -229,6 +239,11 @@ export function language() {
 export function t(key, params = {}) {
   const text = MESSAGES[current][key] ?? MESSAGES.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : ''));
+}
+
+/** True when the current language has its own text for key. */
+export function hasMessage(key) {
+  return key in MESSAGES[current];
 }
 
 /** Picks the current language from a {"en": ..., "ja": ...} object sent by the server. */

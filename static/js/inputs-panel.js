@@ -35,10 +35,14 @@ function fitsGrid(value) {
 }
 
 export class InputsPanel {
-  /** onEdit(id, value, immediate): a leaf got a new, well-formed value. */
-  constructor(container, onEdit) {
+  /**
+   * onEdit(id, value, immediate): a leaf got a new, well-formed value.
+   * isEditable(node): whether a leaf gets an editor (a formula's constants do not).
+   */
+  constructor(container, onEdit, isEditable = (node) => node.op === 'input' && !node.group) {
     this.container = container;
     this.onEdit = onEdit;
+    this.isEditable = isEditable;
     this.rows = {};
   }
 
@@ -46,8 +50,9 @@ export class InputsPanel {
   build(trace, raw) {
     this.container.replaceChildren();
     this.rows = {};
-    // The constants inside an expanded composite (sigmoid's -1 and 1) are not the user's inputs.
-    const leaves = trace.graph.nodes.filter((n) => n.op === 'input' && !n.group);
+    // The constants inside an expanded composite (sigmoid's -1 and 1) are not the user's inputs,
+    // nor are a formula's constants (the 1 of log(x - 1)): the server takes values only for variables.
+    const leaves = trace.graph.nodes.filter((n) => this.isEditable(n));
     for (const node of leaves) {
       const value = trace.values[node.id];
       const label = node.label ?? node.id;
@@ -83,6 +88,8 @@ export class InputsPanel {
     field.setAttribute('aria-label', label);
     field.setAttribute('aria-describedby', entry.error.id);
     field.value = formatNumber(value, raw);
+    // The text the page wrote (rounded): Enter on it unchanged is no edit, so it rounds nothing.
+    entry.written = field.value;
     const range = sliderRange(toNumber(value));
     const slider = el('input', 'slider');
     slider.type = 'range';
@@ -96,7 +103,7 @@ export class InputsPanel {
     field.addEventListener('input', () => this.fromText(entry, field.value, false));
     field.addEventListener('change', () => this.fromText(entry, field.value, true));
     field.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') this.fromText(entry, field.value, true);
+      if (event.key === 'Enter' && field.value !== entry.written) this.fromText(entry, field.value, true);
     });
     slider.addEventListener('input', () => {
       const x = Number(slider.value);
@@ -152,6 +159,8 @@ export class InputsPanel {
           const next = structuredClone(entry.current);
           if (shape.length === 2) next[i][j] = x;
           else next[j] = x;
+          // The next cell's edit builds on this one, even before the server has answered.
+          entry.current = next;
           this.onEdit(node.id, next, final);
         };
         field.addEventListener('input', () => commit(false));
@@ -175,6 +184,7 @@ export class InputsPanel {
       if (entry.field && isScalar(value)) {
         const text = formatNumber(value, raw);
         if (entry.field !== active && entry.field.value !== text) entry.field.value = text;
+        if (entry.field !== active) entry.written = text;
         const position = String(toNumber(value));
         if (entry.slider !== active && entry.slider.value !== position) entry.slider.value = position;
       } else if (entry.cells && Array.isArray(value)) {
@@ -184,6 +194,13 @@ export class InputsPanel {
           if (field !== active && field.value !== text) field.value = text;
         }
       }
+    }
+  }
+
+  /** After a refused edit: the grids start again from the values on screen. */
+  syncCurrent(trace) {
+    for (const [id, entry] of Object.entries(this.rows)) {
+      if (entry.cells && Array.isArray(trace.values[id])) entry.current = structuredClone(trace.values[id]);
     }
   }
 

@@ -21,13 +21,49 @@ function el(tag, className, text) {
   return node;
 }
 
-const pretty = (formula) => String(formula ?? '').replace(/\*\*/g, '^').replace(/\*/g, '×').replace(/\^/g, '**');
+// The one backward "formula" of the server's that is prose, not a formula: shown translated.
+const T_IS_DATA = '(t is data)';
 
-/** "dx = dout * y", dout 1.1, local 2, grad 2.2 -> "dx = dout × y = 1.1 × 2 = 2.2" */
+const pretty = (formula) => (formula === T_IS_DATA ? t('tIsData')
+  : String(formula ?? '').replace(/\*\*/g, '^').replace(/\*/g, '×').replace(/\^/g, '**'));
+
+/** A number as a factor of a product: a negative one in parentheses, 1 × (-0.5). */
+function factor(x, raw) {
+  const text = formatNumber(x, raw);
+  return /^[-−]/.test(text) ? `(${text})` : text;
+}
+
+/**
+ * The chain rule with the numbers: dout times the local derivative ∂out/∂x the trace sends.
+ * "dx = dout * y", dout 1.1, local 2, grad 2.2 -> "dx = dout × y = 1.1 × 2 = 2.2". A formula
+ * that is not already "dout × (local)" (-dout × out**2, dout / y) first says which product the
+ * numbers are: "dx = -dout × out**2 = dout × (∂out/∂x) = 1 × (-0.534447) = -0.534447".
+ */
 export function chainRuleText(formula, dout, local, grad, raw) {
   const text = pretty(formula);
   if (local === null || local === undefined || !isScalar(dout) || !isScalar(local)) return text;
-  return `${text} = ${formatNumber(dout, raw)} × ${formatNumber(local, raw)} = ${formatValue(grad, raw)}`;
+  const match = /^\s*d(\w+)\s*=\s*(.*)$/.exec(String(formula));
+  const direct = match && /^dout\s*\*/.test(match[2]);
+  const product = direct || !match ? '' : ` = dout × (∂out/∂${match[1]})`;
+  return `${text}${product} = ${factor(dout, raw)} × ${factor(local, raw)} = ${formatValue(grad, raw)}`;
+}
+
+/** softmax of a vector (or of each row of a matrix), stable: the max is subtracted first. */
+export function softmax(v) {
+  if (Array.isArray(v) && Array.isArray(v[0])) return v.map(softmax);
+  const xs = v.map(toNumber);
+  const max = Math.max(...xs);
+  const e = xs.map((x) => Math.exp(x - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / sum);
+}
+
+/** Softmax-with-Loss's dx = dout × (y - t) / N with the numbers: y from the input, t the labels. */
+function softmaxLossText(formula, dout, scores, labels, grad, raw) {
+  const shape = shapeOf(scores);
+  const n = shape.length === 2 ? shape[0] : 1;
+  const v = (x) => formatValue(x, raw, 64, Infinity);
+  return `${pretty(formula)} = ${factor(dout, raw)} × (${v(softmax(scores))} - ${v(labels)}) / ${n} = ${v(grad)}`;
 }
 
 /** True when two numbers agree to AGREE_RTOL relative difference (both NaN or equal infinities too). */
@@ -180,6 +216,11 @@ export class Inspector {
           text = `${node.label ?? node.id} ${shp(out)} = ${symbol}(${incoming.map((e, i) => `${label(e.source)} ${shp(args[i])}`).join(', ')})`;
         }
         fwd.appendChild(el('p', 'numbers', text));
+        // Softmax-with-Loss hides its softmax: y, computed here from the scores the trace gives.
+        const scores = incoming[0] && trace.values[incoming[0].source];
+        if (node.op === 'softmax_with_loss' && Array.isArray(scores)) {
+          fwd.appendChild(el('p', 'numbers softmax', t('softmaxOf', { x: label(incoming[0].source), y: formatValue(softmax(scores), raw, 64, Infinity) })));
+        }
         const outValue = trace.values[node.id];
         if (!isScalar(outValue)) {
           const map = heatmap(node.label ?? node.id, outValue, raw);
@@ -200,7 +241,13 @@ export class Inspector {
           for (const e of bwdStep.edges) {
             const item = el('div', 'chain');
             item.appendChild(el('p', 'edge-name', `→ ${label(e.source)}`));
-            item.appendChild(el('p', 'numbers grad', chainRuleText(e.formula, bwdStep.dout, e.local, e.grad, raw)));
+            const scores = trace.values[(node.inputs || [])[0]];
+            const labels = trace.values[(node.inputs || [])[1]];
+            const softmaxGrad = node.op === 'softmax_with_loss' && e.port === 0 && isScalar(bwdStep.dout)
+              && Array.isArray(scores) && Array.isArray(labels) && Array.isArray(e.grad);
+            item.appendChild(el('p', 'numbers grad', softmaxGrad
+              ? softmaxLossText(e.formula, bwdStep.dout, scores, labels, e.grad, raw)
+              : chainRuleText(e.formula, bwdStep.dout, e.local, e.grad, raw)));
             if (e.local === null || e.local === undefined) {
               const shapes = this.matrixShapes(node, e, trace, bwdStep);
               if (shapes) item.appendChild(el('p', 'shapes', shapes));

@@ -5,10 +5,10 @@
 
 import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchTrace, traceBody } from './api.js';
 import { ExpressionPanel } from './expression-panel.js';
-import { formatNumber, formatValue, isScalar, parseNumber } from './format.js';
+import { formatNumber, formatValue, isScalar, parseNumber, toNumber } from './format.js';
 import { GradcheckPanel } from './gradcheck-panel.js';
 import { GraphView, structureKey } from './graph-view.js';
-import { language, pick, setLanguage, t, translatePage } from './i18n.js';
+import { hasMessage, language, pick, setLanguage, t, translatePage } from './i18n.js';
 import { InputsPanel } from './inputs-panel.js';
 import { Inspector } from './inspector.js';
 import { Player } from './player.js';
@@ -22,11 +22,20 @@ const state = readState();
 let examples = [];
 let trace = null;
 let timeline = null;
+// The values of the edits sent but not answered yet: each edit merges into these, so a second
+// quick edit does not drop the first. null = nothing pending (state.values holds them all).
+let pendingValues = null;
+const currentValues = () => pendingValues ?? state.values;
+
+/** A leaf the user may edit: not a composite's inner constant, not a formula's constant. */
+function isEditableLeaf(node) {
+  return node.op === 'input' && !node.group && !(state.expression !== null && node.requires_grad === false);
+}
 
 const graphEl = $('graph');
 const messageEl = $('message');
-const view = new GraphView(graphEl, { onEditLeaf: openLeafEditor, onSelectNode: selectNode });
-const panel = new InputsPanel($('inputs-panel'), onEdit);
+const view = new GraphView(graphEl, { onEditLeaf: openLeafEditor, onSelectNode: selectNode, isEditable: isEditableLeaf });
+const panel = new InputsPanel($('inputs-panel'), onEdit, isEditableLeaf);
 const inspector = new Inspector($('inspector'));
 const expressionPanel = new ExpressionPanel({
   input: $('expression-input'), trace: $('expression-trace'), examples: $('expression-examples'), error: $('expression-error'),
@@ -77,7 +86,7 @@ function requestTrace(request) {
   if (queued && queued.source && !request.source) {
     const { example, graph, expression } = queued.source;
     if (example !== state.example || graph !== state.graph || expression !== state.expression) return;
-    request = { ...request, source: queued.source, structural: true, resetStep: queued.resetStep, atEnd: queued.atEnd, fromExpression: queued.fromExpression };
+    request = { ...request, source: queued.source, structural: true, resetStep: queued.resetStep, atEnd: queued.atEnd, anchor: queued.anchor, fromExpression: queued.fromExpression };
   }
   queued = request;
   if (!inFlight) pump();
@@ -94,6 +103,11 @@ async function pump() {
       result = await fetchTrace({ ...source, values: request.values });
     } catch (error) {
       if (request.fromExpression) expressionPanel.setBusy(false);
+      if (request.values === pendingValues) {
+        // The newest edit was refused: the next edit starts again from the values on screen.
+        pendingValues = null;
+        if (trace) panel.syncCurrent(trace);
+      }
       if (queued) continue; // superseded; its error no longer matters
       if (request.fromExpression || (error instanceof ApiError && error.field === 'expression')) {
         showExpressionError(error);
@@ -106,7 +120,12 @@ async function pump() {
       // without the refused expand list first, then without the edits.
       if (!trace) {
         const field = error instanceof ApiError ? error.field : null;
-        if ((source.expand || []).length && (field === 'expand' || !Object.keys(request.values || {}).length)) {
+        if (source.expression !== null && source.expression !== undefined && field === 'expression') {
+          // A link with a formula the server cannot read: the default example instead, the
+          // formula and its error staying in the formula box to be fixed.
+          const example = examples.length ? examples[0].id : 'apple';
+          queued = { source: { example, graph: null, expression: null, expand: [] }, values: {}, structural: true, resetStep: true, keepMessage: true };
+        } else if ((source.expand || []).length && (field === 'expand' || !Object.keys(request.values || {}).length)) {
           queued = { ...request, source: { ...source, expand: [] }, keepMessage: true };
         } else if (Object.keys(request.values || {}).length) {
           queued = { ...request, source: { ...source, expand: [] }, values: {}, keepMessage: true };
@@ -120,11 +139,15 @@ async function pump() {
     if (queued && queued.structural) continue;
     if (!request.keepMessage) showMessage('');
     if (request.source) {
+      const before = JSON.stringify(sourceOf(state));
       Object.assign(state, request.source);
+      // A check of another graph says nothing about this one: it goes, not only marked stale.
+      if (JSON.stringify(sourceOf(state)) !== before) gradcheck.clear();
       fillExamplePicker();
     }
     if (request.fromExpression) expressionPanel.clearError();
     state.values = request.values;
+    if (request.values === pendingValues || request.source) pendingValues = null;
     applyTrace(result, request);
   }
   inFlight = false;
@@ -147,7 +170,7 @@ async function traceExpression(text) {
   }
   const variables = new Set(parsed.variables || []);
   const kept = state.expression !== null
-    ? Object.fromEntries(Object.entries(state.values).filter(([id]) => variables.has(id)))
+    ? Object.fromEntries(Object.entries(currentValues()).filter(([id]) => variables.has(id)))
     : {};
   const same = text === state.expression;
   requestTrace({
@@ -162,12 +185,38 @@ async function traceExpression(text) {
 /** Draws the composite nodes in ids as their primitives (a new layout: the nodes change). */
 function setExpand(ids) {
   closeLeafEditor();
+  // The step keeps its meaning, not its number: the same node and phase in the new timeline.
+  const step = timeline && currentStep(timeline, state.step);
+  const node = step && trace.graph.nodes.find((n) => n.id === step.node);
   requestTrace({
     source: { ...sourceOf(state), expand: ids },
-    values: state.values,
+    values: currentValues(),
     structural: true,
     atEnd: trace && state.step >= trace.steps.length,
+    anchor: step ? { node: step.node, group: node ? node.group : null, phase: step.phase, fraction: state.step / trace.steps.length } : null,
   });
+}
+
+/**
+ * Where a step of the previous timeline is in a new one (after expand or collapse): the step of
+ * the same node and phase; for a node gone into or out of a group, its composite's (collapse) or
+ * the group's member with that phase (expand); else the same fraction of the timeline.
+ */
+function anchoredPosition(anchor, steps) {
+  const find = (test) => steps.findIndex(test) + 1;
+  const phases = [anchor.phase, anchor.phase === 'accumulate' ? 'backward' : null].filter(Boolean);
+  for (const phase of phases) {
+    let p = find((s) => s.node === anchor.node && s.phase === phase);
+    if (!p && anchor.group) p = find((s) => s.node === anchor.group && s.phase === phase);
+    if (!p) {
+      // Expanded: the composite's primitives; forward ends at its last member, backward starts at its first.
+      const members = new Set(trace.graph.nodes.filter((n) => n.group === anchor.node).map((n) => n.id));
+      const hits = steps.map((s, i) => (members.has(s.node) && s.phase === phase ? i + 1 : 0)).filter(Boolean);
+      if (hits.length) p = phase === 'forward' ? hits[hits.length - 1] : hits[0];
+    }
+    if (p) return p;
+  }
+  return Math.round(anchor.fraction * steps.length);
 }
 
 // ---- the gradient check ----
@@ -180,14 +229,17 @@ function checkKey() {
 async function runGradcheck() {
   if (!trace) return;
   const key = checkKey();
+  const source = JSON.stringify(sourceOf(state));
   gradcheck.setBusy(true);
   try {
     const result = await fetchGradcheck({ ...sourceOf(state), values: state.values });
     gradcheck.setBusy(false);
+    if (source !== JSON.stringify(sourceOf(state))) return; // answers for a graph no longer shown
     gradcheck.show(result, key, state.raw);
     gradcheck.markStale(key !== checkKey());
   } catch (error) {
     gradcheck.setBusy(false);
+    if (source !== JSON.stringify(sourceOf(state))) return;
     gradcheck.showError(errorText(error));
   }
 }
@@ -209,10 +261,12 @@ function applyTrace(result, request) {
     view.setTrace(result);
     panel.update(result, state.raw);
   }
-  player.setLength(result.steps.length, request.resetStep ? 0 : request.atEnd ? result.steps.length : state.step);
+  const position = request.resetStep ? 0 : request.atEnd ? result.steps.length
+    : request.anchor ? anchoredPosition(request.anchor, result.steps) : state.step;
+  player.setLength(result.steps.length, position);
   state.step = player.position;
   if (state.node && !result.graph.nodes.some((n) => n.id === state.node)) state.node = null;
-  showWarnings(result.warnings || []);
+  showWarnings();
   render();
   // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
   // the time from the edit to the updated graph.
@@ -259,12 +313,20 @@ function caption(step) {
   });
 }
 
-function showWarnings(warnings) {
+/** The trace's warnings; in Japanese a sentence built from each code, the server's English as its tooltip. */
+function showWarnings() {
+  const warnings = (trace && trace.warnings) || [];
   const list = $('warnings');
   list.replaceChildren();
   for (const w of warnings) {
     const item = document.createElement('li');
-    item.textContent = `${w.node ? w.node + ': ' : ''}${w.message || w.code}`;
+    const key = `warn.${w.code}`;
+    if (language() !== 'en' && hasMessage(key)) {
+      item.textContent = t(key, { node: w.node ?? '' });
+      if (w.message) item.title = w.message;
+    } else {
+      item.textContent = `${w.node ? w.node + ': ' : ''}${w.message || w.code}`;
+    }
     list.appendChild(item);
   }
   list.hidden = warnings.length === 0;
@@ -276,7 +338,8 @@ let typingTimer = null;
 
 /** A leaf got a new value: re-trace at once (or after a short pause while typing). */
 function onEdit(id, value, immediate) {
-  const values = { ...state.values, [id]: value };
+  const values = { ...currentValues(), [id]: value };
+  pendingValues = values;
   clearTimeout(typingTimer);
   const send = () => requestTrace({ values, edit: id, startedAt: performance.now() });
   if (immediate || !isTypingTarget()) send();
@@ -309,6 +372,8 @@ function openLeafEditor(id, anchor) {
   field.inputMode = 'decimal';
   field.autocomplete = 'off';
   field.value = formatNumber(value, state.raw);
+  // The field shows the value rounded: only text the user changed is a new value.
+  const shown = field.value;
   field.setAttribute('aria-label', `${node.label ?? node.id} (on the graph)`);
   const error = document.createElement('p');
   error.className = 'input-error';
@@ -326,7 +391,7 @@ function openLeafEditor(id, anchor) {
       field.setAttribute('aria-invalid', 'true');
       return false;
     }
-    if (x !== Number(value)) onEdit(id, x, true);
+    if (field.value !== shown && x !== toNumber(value)) onEdit(id, x, true);
     if (close) finish(true);
     return true;
   };
@@ -398,6 +463,7 @@ function applyLanguage() {
   fillExamplePicker();
   player.render();
   gradcheck.render();
+  showWarnings();
   render();
 }
 
