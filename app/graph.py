@@ -376,11 +376,6 @@ def topological_order(nodes: dict[str, Node]) -> list[str]:
     return order
 
 
-def node_field(graph: Graph, node_id: str) -> str:
-    """Where a node is in the request: ``graph.nodes[i]``, its index in the spec."""
-    return graph.nodes[node_id].field
-
-
 def infer_shapes(graph: Graph, settings: Settings) -> None:
     """Each node's shape, from the leaves forward, before any arithmetic: too large is an error."""
     total = 0
@@ -394,7 +389,7 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
             try:
                 node.shape = node.op.shape_rule(shapes, node.params)
             except OpError as e:
-                where = node_field(graph, node_id)
+                where = node.field
                 part_of = f", part of the expanded {node.group!r}" if node.group else ""
                 raise GraphError(
                     f"{where}: node {node_id!r} ({node.op.name}{part_of}): {e}",
@@ -403,7 +398,7 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
                 ) from None
         size = math.prod(node.shape)
         if size > settings.max_elements:
-            where = node_field(graph, node_id)
+            where = node.field
             raise GraphError(
                 f"{where}: node {node_id!r}: shape {list(node.shape)} has {size} elements, more "
                 f"than the limit of {settings.max_elements}",
@@ -414,7 +409,7 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
         # that input), all held until the trace is written.
         total += size + sum(math.prod(graph.nodes[s].shape) for s in node.inputs)
         if total > settings.max_total_elements:
-            where = node_field(graph, node_id)
+            where = node.field
             raise GraphError(
                 f"{where}: node {node_id!r}: the graph's values and gradients add up to more "
                 f"than {settings.max_total_elements} elements",

@@ -106,7 +106,9 @@ class TraceRequest(Strict):
         "output's shape. Default 1 (ones). The book uses 1.3 in figures 5-11 and 5-13.",
     )
     full: StrictBool = Field(
-        default=False, description="Send large arrays whole instead of summarised."
+        default=False,
+        description="Send large arrays whole instead of summarised, up to 1,000,000 elements "
+        "written out per response; past that, further uses of arrays are summarised.",
     )
     expand: list[str] = Field(
         default_factory=list,
@@ -248,7 +250,8 @@ class TraceResponse(BaseModel):
     steps: list[Step]
     values: dict[str, Any] = Field(description="Forward value of every node. " + VALUE_DOC)
     grads: dict[str, Any] = Field(
-        description="d output / d node for every node; null where the gradient does not reach."
+        description="d output / d node for every node; null where the gradient does not reach "
+        "and for inputs with requires_grad false."
     )
     warnings: list[Warning_]
     dout: Any = Field(description="The gradient fed into the output.")

@@ -44,10 +44,10 @@ def build_source_graph(
         for name in values:
             if name not in parsed.variables:
                 raise GraphError(
-                    f"values.{quote(name)}: not a variable of the expression (its variables: "
+                    f"values.{name[:60]}: not a variable of the expression (its variables: "
                     f"{', '.join(parsed.variables)})",
                     field="values",
-                    node=name[:100],
+                    node=name,
                 )
         nodes, output = parsed.nodes, parsed.output
     if nodes is None or output is None:
