@@ -44,7 +44,8 @@ def build_source_graph(
         for name in values:
             if name not in parsed.variables:
                 raise GraphError(
-                    f"values.{name[:60]}: not a variable of the expression (its variables: "
+                    f"values.{name[:60]}: {quote(name)} is not a variable of the expression (its "
+                    f"variables: "
                     f"{', '.join(parsed.variables)})",
                     field="values",
                     node=name,
