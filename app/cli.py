@@ -62,12 +62,12 @@ def main(argv: list[str] | None = None) -> int:
 def serve_app(host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("backprop_viz.main:app", host=host, port=port, workers=workers)
     return 0
 
 
 def print_examples() -> int:
-    from app.examples import EXAMPLES
+    from backprop_viz.examples import EXAMPLES
 
     width = max(len(i) for i in EXAMPLES)
     for example in EXAMPLES.values():
@@ -94,12 +94,12 @@ def print_trace(
     is_expression: bool = False,
     expand: list[str] | None = None,
 ) -> int:
-    from app.encoding import dumps, trace_to_json
-    from app.engine import run_graph
-    from app.examples import EXAMPLES
-    from app.graph import GraphError
-    from app.settings import Settings
-    from app.sources import build_source_graph
+    from backprop_viz.core.engine import run_graph
+    from backprop_viz.core.graph import GraphError
+    from backprop_viz.encoding import dumps, trace_to_json
+    from backprop_viz.examples import EXAMPLES
+    from backprop_viz.settings import Settings
+    from backprop_viz.sources import build_source_graph
 
     if is_expression:
         title = source

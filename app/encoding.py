@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from app.composites import COMPOSITES
-from app.engine import Trace
+from backprop_viz.core.composites import COMPOSITES
+from backprop_viz.core.engine import Trace
 
 PREVIEW_ITEMS = 6
 ALWAYS_INLINE = PREVIEW_ITEMS * PREVIEW_ITEMS  # a summary of this few is no smaller

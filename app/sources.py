@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.composites import expand_composites
-from app.examples import EXAMPLES
-from app.expressions import parse_expression
-from app.graph import Graph, GraphError, build_graph, quote
-from app.settings import Settings
+from backprop_viz.core.composites import expand_composites
+from backprop_viz.core.graph import Graph, GraphError, build_graph, quote
+from backprop_viz.examples import EXAMPLES
+from backprop_viz.formulas.parser import parse_expression
+from backprop_viz.settings import Settings
 
 
 def build_source_graph(

@@ -16,12 +16,12 @@ import time
 
 import numpy as np
 
-from app.encoding import dumps, trace_to_json
-from app.engine import run_graph
-from app.examples import EXAMPLES
-from app.graph import build_graph
-from app.layers import log_softmax
-from app.settings import Settings
+from backprop_viz.core.engine import run_graph
+from backprop_viz.core.graph import build_graph
+from backprop_viz.core.layers import log_softmax
+from backprop_viz.encoding import dumps, trace_to_json
+from backprop_viz.examples import EXAMPLES
+from backprop_viz.settings import Settings
 
 
 def plain_numpy_gradient(x, t, W1, b1, W2, b2):

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # so `pytest` works from a plain checkout, not only installed
-    sys.path.insert(0, str(ROOT))
-
-from app.main import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
+# backprop_viz is the installed name of the source folder app/: scripts/test.sh installs it
+# (editable) before pytest runs.
+from backprop_viz.settings import Settings
+from backprop_viz.web.app import create_app
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-4) -> np.ndarray:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from app.cli import main
-from app.examples import EXAMPLES
+from backprop_viz.cli import main
+from backprop_viz.examples import EXAMPLES
 
 
 def test_cli_trace_apple_prints_220_and_the_gradient_2_2(capsys):
@@ -116,8 +116,7 @@ def test_cli_serve_passes_host_port_and_workers_to_uvicorn(monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
     assert main(["serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "2"]) == 0
     ((args, kwargs),) = calls
-    assert args == ("app.main:create_app",)
-    assert kwargs["factory"] is True
+    assert args == ("backprop_viz.main:app",)
     assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("0.0.0.0", 9001, 2)
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from app.examples import EXAMPLES
+from backprop_viz.examples import EXAMPLES
 
 
 def post_trace(client, **body) -> dict:

@@ -35,14 +35,13 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen:
-    """uvicorn on create_app(), as a user would run it, with its output kept for failures."""
+    """uvicorn on backprop_viz.main:app as a user runs it, its output kept for failures."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "app.main:create_app",
-            "--factory",
+            "backprop_viz.main:app",
             "--host",
             "127.0.0.1",
             "--port",

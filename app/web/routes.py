@@ -6,15 +6,18 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from app import __version__
-from app.encoding import dumps, trace_to_json
-from app.engine import run_graph
-from app.examples import EXAMPLES
-from app.expressions import parse_expression
-from app.gradcheck import gradient_check
-from app.graph import Graph, quote
-from app.ops import OPS
-from app.schemas import (
+from backprop_viz import __version__
+from backprop_viz.checks.gradcheck import gradient_check
+from backprop_viz.core.engine import run_graph
+from backprop_viz.core.graph import Graph, quote
+from backprop_viz.core.ops import OPS
+from backprop_viz.encoding import dumps, trace_to_json
+from backprop_viz.examples import EXAMPLES
+from backprop_viz.formulas.parser import parse_expression
+from backprop_viz.formulas.symbolic import symbolic_report
+from backprop_viz.settings import Settings
+from backprop_viz.sources import build_source_graph
+from backprop_viz.web.schemas import (
     ExampleDetail,
     ExampleSummary,
     GradcheckRequest,
@@ -26,9 +29,6 @@ from app.schemas import (
     TraceRequest,
     TraceResponse,
 )
-from app.settings import Settings
-from app.sources import build_source_graph
-from app.symbolic import symbolic_report
 
 router = APIRouter(prefix="/api")
 

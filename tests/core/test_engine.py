@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from specs import APPLE, leaf, op
 
-from app.engine import run_graph
-from app.graph import GraphError, build_graph
-from app.ops import OPS
-from app.settings import Settings
+from backprop_viz.core.engine import run_graph
+from backprop_viz.core.graph import GraphError, build_graph
+from backprop_viz.core.ops import OPS
+from backprop_viz.settings import Settings
 
 SETTINGS = Settings()
 

@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from app import layers
-from app.layers import (
+from backprop_viz.core import layers
+from backprop_viz.core.layers import (
     AddLayer,
     Affine,
     DivLayer,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from app import layers
+from backprop_viz.core import layers
 
 Shape = tuple[int, ...]
 

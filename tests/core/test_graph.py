@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from specs import APPLE, leaf, op
 
-from app.graph import GraphError, build_graph, parse_value
-from app.settings import Settings
+from backprop_viz.core.graph import GraphError, build_graph, parse_value
+from backprop_viz.settings import Settings
 
 SETTINGS = Settings()
 

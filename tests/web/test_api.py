@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from specs import graph, leaf, op
 
-from app.examples import EXAMPLES
-from app.main import create_app
-from app.ops import OPS
-from app.settings import Settings
+from backprop_viz.core.ops import OPS
+from backprop_viz.examples import EXAMPLES
+from backprop_viz.settings import Settings
+from backprop_viz.web.app import create_app
 
 
 def strict_json(text: str):

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from app.encoding import json_float, to_json_numbers
-from app.engine import forward_output, run_graph
-from app.graph import Graph
+from backprop_viz.core.engine import forward_output, run_graph
+from backprop_viz.core.graph import Graph
+from backprop_viz.encoding import json_float, to_json_numbers
 
 MAX_LISTED_SAMPLES = 50
 MIN_PER_LEAF = 20

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from app.ops import OPS, Op, OpError, check_params
-from app.settings import Settings
+from backprop_viz.core.ops import OPS, Op, OpError, check_params
+from backprop_viz.settings import Settings
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 MAX_NDIM = 8

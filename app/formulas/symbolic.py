@@ -11,7 +11,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
-from app.expressions import Parsed, parse_expression
+from backprop_viz.formulas.parser import Parsed, parse_expression
 
 MAX_TERM_SIZE = 400  # larger trees (x = x * x repeated) are not differentiated symbolically
 

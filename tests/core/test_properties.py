@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays, mutually_broadcastable_shapes
 
-from app.encoding import dumps, trace_to_json
-from app.engine import run_graph
-from app.graph import build_graph, parse_value
-from app.layers import AddLayer, DivLayer, MulLayer, SubLayer
-from app.main import create_app
-from app.ops import OPS
-from app.settings import Settings
+from backprop_viz.core.engine import run_graph
+from backprop_viz.core.graph import build_graph, parse_value
+from backprop_viz.core.layers import AddLayer, DivLayer, MulLayer, SubLayer
+from backprop_viz.core.ops import OPS
+from backprop_viz.encoding import dumps, trace_to_json
+from backprop_viz.settings import Settings
+from backprop_viz.web.app import create_app
 
 SETTINGS = Settings()
 PROPERTY_SETTINGS = settings(

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.examples import EXAMPLES
+from backprop_viz.examples import EXAMPLES
 
 
 @pytest.mark.parametrize("example_id", [e for e in EXAMPLES if e != "two_layer_net_book"])
@@ -49,7 +49,7 @@ def test_gradcheck_book_size_net_is_sampled_and_bounded(client):
 
 
 def test_gradcheck_detects_a_wrong_gradient(client, monkeypatch):
-    from app import layers
+    from backprop_viz.core import layers
 
     def wrong_backward(self, dout):
         return dout * self.y * 1.01, dout * self.x

@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from app.engine import run_graph
-from app.expressions import ExpressionError, parse_expression
-from app.graph import build_graph
-from app.settings import Settings
+from backprop_viz.core.engine import run_graph
+from backprop_viz.core.graph import build_graph
+from backprop_viz.formulas.parser import ExpressionError, parse_expression
+from backprop_viz.settings import Settings
 
 
 def trace_expression(text: str, **values):

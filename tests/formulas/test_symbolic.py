@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.engine import run_graph
-from app.expressions import parse_expression
-from app.graph import build_graph
-from app.settings import Settings
-from app.symbolic import symbolic_report
+from backprop_viz.core.engine import run_graph
+from backprop_viz.core.graph import build_graph
+from backprop_viz.formulas.parser import parse_expression
+from backprop_viz.formulas.symbolic import symbolic_report
+from backprop_viz.settings import Settings
 
 
 def test_symbolic_report_seed_example():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from app.graph import GraphError, quote
+from backprop_viz.core.graph import GraphError, quote
 
 COMPOSITES = ("sigmoid", "affine")
 

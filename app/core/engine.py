@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from app.graph import Edge, Graph, GraphError, freeze, parse_value
-from app.ops import OpError
+from backprop_viz.core.graph import Edge, Graph, GraphError, freeze, parse_value
+from backprop_viz.core.ops import OpError
 
 
 @dataclass

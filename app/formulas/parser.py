@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.graph import GraphError
-from app.ops import MAX_EXPONENT
+from backprop_viz.core.graph import GraphError
+from backprop_viz.core.ops import MAX_EXPONENT
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40

@@ -1,0 +1,1 @@
+"""Formulas: a whitelisted parser to graph specs, and sympy's derivative of them."""

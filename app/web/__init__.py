@@ -1,0 +1,1 @@
+"""The web app: FastAPI routes, the request and response schemas, the page."""
