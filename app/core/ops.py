@@ -1,8 +1,14 @@
-"""The op catalogue: each op's layer, arity, symbol, formulas and shape rule.
+"""The op catalogue: everything about an op lives in its entry of ``OPS``.
 
 The engine never does arithmetic itself: it looks an op up here, builds its layer from
-``app.layers`` and calls the layer's ``forward`` and ``backward``. What the page shows about an
-op (its symbol, its formulas, the source of its layer class) comes from here too.
+``backprop_viz.core.layers`` and calls the layer's ``forward`` and ``backward``. What the page
+shows about an op (its symbol, its formulas, the source of its layer class) comes from here too,
+and so does everything else that knows about ops: the formula language's functions (``function``),
+the symbolic derivative (``sympy_form``), the composite expansions (``expand``), forward mode
+(``jvp``) and the inputs every op is tested on (``samples``, in tests/core/test_ops.py).
+
+Adding an op is one entry here plus its layer class; ``catalogue_problems`` names what an entry
+lacks (a test runs it). sympy is never imported here: a sympy form gets the module as an argument.
 """
 
 from __future__ import annotations
@@ -56,6 +62,24 @@ class Op:
     check_values: Callable[[list[np.ndarray]], None] | None = None
     """Checks what shapes cannot tell before forward runs; raises OpError."""
 
+    # What the formula language, sympy, forward mode, composites and the tests know of the op.
+    function: str | None = None
+    """Its name in the formula language (``exp`` in ``exp(x)``), if formulas can call it."""
+    function_params: dict[str, Any] = field(default_factory=dict)
+    """The params that calling ``function`` fixes: sqrt(x) is pow with p = 0.5."""
+    sympy_form: Callable[[Any, list[Any], dict[str, Any]], Any] | None = None
+    """``(sympy, args, params) -> expr``: the op on sympy expressions, for the symbolic
+    derivative (None: the op has no scalar formula, like matmul)."""
+    jvp: Callable[[list[np.ndarray], np.ndarray, dict[str, Any], list[np.ndarray]], Any] | None = (
+        None
+    )
+    """Forward mode: ``(inputs, out, params, tangents) -> out's tangent``, one tangent per input
+    (the tangent of data such as t is ignored, as backward sends it no gradient)."""
+    expand: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    """A composite: the node spec as the book's primitive nodes (core/composites.py)."""
+    samples: tuple[Sample, ...] = ()
+    """Inputs the op is tested on: every op with a layer has at least one."""
+
     @property
     def arity(self) -> int:
         return len(self.inputs)
@@ -83,6 +107,99 @@ class Op:
     @property
     def source(self) -> str:
         return layer_source(self.layer) if self.layer else ""
+
+    def run_jvp(
+        self,
+        inputs: list[np.ndarray],
+        out: np.ndarray,
+        params: dict[str, Any],
+        tangents: list[np.ndarray | None],
+    ) -> np.ndarray:
+        """The output's tangent for the inputs' tangents (None: a zero tangent)."""
+        if self.jvp is None:
+            raise OpError(f"op {self.name!r} has no forward-mode rule")
+        filled = [
+            np.zeros(np.shape(x)) if t is None else np.asarray(t, dtype=np.float64)
+            for x, t in zip(inputs, tangents, strict=True)
+        ]
+        return np.asarray(self.jvp(inputs, out, params, filled), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Random sample values of one shape: |x| in [low, high], of either sign unless positive.
+
+    Half a unit from zero, no kink of relu and no pole of div or log is within the numerical
+    gradient's step.
+    """
+
+    shape: Shape
+    positive: bool = False
+    low: float = 0.5
+    high: float = 2.0
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        magnitude = rng.uniform(self.low, self.high, self.shape)
+        if self.positive:
+            return magnitude
+        return magnitude * rng.choice([-1.0, 1.0], self.shape)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Inputs an op is tested on: one Draw or literal array per input, and the op's params."""
+
+    inputs: tuple[Any, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def values(self, seed: int = 0) -> list[np.ndarray]:
+        """The inputs as arrays; Draws are the same for the same seed."""
+        rng = np.random.default_rng(seed)
+        return [
+            spec.draw(rng) if isinstance(spec, Draw) else np.asarray(spec, dtype=np.float64)
+            for spec in self.inputs
+        ]
+
+    @property
+    def label(self) -> str:
+        """E.g. ``(2, 3), (3,)`` or ``(3,)>0 p=0.5`` (>0: positive), for test ids and messages."""
+        shapes = [
+            (f"{spec.shape}>0" if spec.positive else str(spec.shape))
+            if isinstance(spec, Draw)
+            else str(np.shape(spec))
+            for spec in self.inputs
+        ]
+        words = [", ".join(shapes)] + [f"{k}={v}" for k, v in self.params.items()]
+        return " ".join(words + ([self.note] if self.note else []))
+
+
+def signed(*shape: int) -> Draw:
+    return Draw(shape)
+
+
+def positive(*shape: int) -> Draw:
+    return Draw(shape, positive=True)
+
+
+UNARY_SHAPES: tuple[Shape, ...] = ((), (3,), (2, 3))
+BROADCAST_SHAPES: tuple[tuple[Shape, Shape], ...] = (
+    ((2, 3), (2, 3)),
+    ((2, 3), (3,)),
+    ((2, 3), (1, 3)),
+    ((2, 1), (1, 3)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((), ()),
+)
+
+
+def unary_samples(domain: Callable[..., Draw] = signed, **params: Any) -> tuple[Sample, ...]:
+    return tuple(Sample((domain(*shape),), params) for shape in UNARY_SHAPES)
+
+
+def broadcast_samples() -> tuple[Sample, ...]:
+    return tuple(Sample((signed(*x), signed(*y))) for x, y in BROADCAST_SHAPES)
 
 
 # The book's exceptions to the common layer convention.
@@ -215,8 +332,107 @@ def check_axis(params: dict[str, Any]) -> dict[str, Any]:
     return {"axis": axis}
 
 
-def binary(name, layer, symbol, forward, dx, dy, description) -> Op:
-    return Op(name, layer, ("x", "y"), symbol, forward, (dx, dy), broadcast, description)
+# sympy forms: (sympy, args, params) -> expr. The module comes as an argument, so importing
+# this file never imports sympy (the server starts fast).
+
+
+def exact(sympy, x: float):
+    """A number as sympy's exact Integer or Rational, so 0.5 stays 1/2 in a derivative."""
+    return sympy.Integer(int(x)) if float(x).is_integer() else sympy.nsimplify(x, rational=True)
+
+
+def sympy_pow(sympy, args, params):
+    return args[0] ** exact(sympy, params["p"])
+
+
+def sympy_sigmoid(sympy, args, params):
+    return 1 / (1 + sympy.exp(-args[0]))
+
+
+def sympy_relu(sympy, args, params):
+    return sympy.Max(0, args[0])
+
+
+# Forward-mode rules: (inputs, out, params, tangents) -> out's tangent, one tangent per input.
+
+
+def pow_jvp(inputs, out, params, tangents):
+    p = params["p"]
+    if p == 0:  # x**0 is constant (0 * 0**-1 would be NaN at x = 0), as in PowLayer.backward
+        return np.zeros(np.shape(out))
+    return p * inputs[0] ** (p - 1) * tangents[0]
+
+
+def relu_jvp(inputs, out, params, tangents):
+    return np.where(inputs[0] > 0, tangents[0], 0.0)  # blocked where x <= 0, like backward
+
+
+def flat_batch(x: np.ndarray) -> np.ndarray:
+    """x as Affine sees it: a tensor (N, C, H, W) flattened to N x D, as in the book."""
+    return np.reshape(x, (np.shape(x)[0], -1)) if np.ndim(x) > 2 else x
+
+
+def affine_jvp(inputs, out, params, tangents):
+    (x, W, _), (tx, tW, tb) = inputs, tangents
+    return np.dot(flat_batch(tx), W) + np.dot(flat_batch(x), tW) + tb
+
+
+def softmax_with_loss_jvp(inputs, out, params, tangents):
+    # d loss = sum((y * sum(t) - t) * dx) / N; t is data, so its tangent is ignored.
+    x, t = inputs
+    t = layers.one_hot_like(t, x)
+    y = layers.softmax(x)
+    batch_size = 1 if np.ndim(x) == 1 else np.shape(x)[0]
+    return np.sum((y * t.sum(axis=-1, keepdims=True) - t) * tangents[0]) / batch_size
+
+
+def sum_jvp(inputs, out, params, tangents):
+    return np.sum(tangents[0], axis=params["axis"])
+
+
+# Composite expansions: the node spec as the book's primitive nodes. The last primitive keeps
+# the composite's id, so every edge around it keeps its id and its numbers; the inner nodes
+# carry ``group``, the composite's id (core/composites.py checks ids and splices them in).
+
+
+def constant_node(node_id: str, value: float, group: str) -> dict[str, Any]:
+    label = format_number(value)
+    return {
+        "id": node_id,
+        "op": "input",
+        "value": value,
+        "label": label,
+        "requires_grad": False,
+        "group": group,
+    }
+
+
+def expand_sigmoid(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Figure 5-19: x * -1, exp, + 1, then the "/" node."""
+    s, (x,) = node["id"], node["inputs"]
+    label = node.get("label") or s
+    return [
+        constant_node(f"{s}/-1", -1, s),
+        {"id": f"{s}/neg", "op": "mul", "inputs": [x, f"{s}/-1"], "group": s},
+        {"id": f"{s}/exp", "op": "exp", "inputs": [f"{s}/neg"], "group": s},
+        constant_node(f"{s}/1", 1, s),
+        {"id": f"{s}/add", "op": "add", "inputs": [f"{s}/exp", f"{s}/1"], "group": s},
+        {"id": s, "op": "reciprocal", "inputs": [f"{s}/add"], "label": label, "group": s},
+    ]
+
+
+def expand_affine(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Figure 5-25: the dot node, then + b."""
+    a, (x, W, b) = node["id"], node["inputs"]
+    label = node.get("label") or a
+    return [
+        {"id": f"{a}/dot", "op": "matmul", "inputs": [x, W], "group": a},
+        {"id": a, "op": "add", "inputs": [f"{a}/dot", b], "label": label, "group": a},
+    ]
+
+
+def binary(name, layer, symbol, forward, dx, dy, description, **kw) -> Op:
+    return Op(name, layer, ("x", "y"), symbol, forward, (dx, dy), broadcast, description, **kw)
 
 
 def unary(name, layer, symbol, forward, dx, description, **kw) -> Op:
@@ -235,6 +451,9 @@ OPS: dict[str, Op] = {
             "dx = dout * 1",
             "dy = dout * 1",
             "Addition passes the gradient on unchanged (5.3.1).",
+            sympy_form=lambda sympy, a, p: a[0] + a[1],
+            jvp=lambda i, out, p, t: t[0] + t[1],
+            samples=broadcast_samples(),
         ),
         binary(
             "sub",
@@ -244,6 +463,9 @@ OPS: dict[str, Op] = {
             "dx = dout * 1",
             "dy = dout * -1",
             "Subtraction: the second input gets the gradient negated.",
+            sympy_form=lambda sympy, a, p: a[0] - a[1],
+            jvp=lambda i, out, p, t: t[0] - t[1],
+            samples=broadcast_samples(),
         ),
         binary(
             "mul",
@@ -253,6 +475,10 @@ OPS: dict[str, Op] = {
             "dx = dout * y",
             "dy = dout * x",
             "Multiplication swaps the inputs in backward (5.3.2).",
+            sympy_form=lambda sympy, a, p: a[0] * a[1],
+            jvp=lambda i, out, p, t: t[0] * i[1] + i[0] * t[1],
+            # and the book's apples: 100 yen x 2 (figure 5-16)
+            samples=broadcast_samples() + (Sample((100.0, 2.0), note="apples"),),
         ),
         binary(
             "div",
@@ -262,8 +488,21 @@ OPS: dict[str, Op] = {
             "dx = dout / y",
             "dy = -dout * x / y**2",
             "Division.",
+            sympy_form=lambda sympy, a, p: a[0] / a[1],
+            jvp=lambda i, out, p, t: (t[0] - out * t[1]) / i[1],
+            samples=broadcast_samples(),
         ),
-        unary("neg", layers.NegLayer, "−", "out = -x", "dx = -dout", "Negation."),
+        unary(
+            "neg",
+            layers.NegLayer,
+            "−",
+            "out = -x",
+            "dx = -dout",
+            "Negation.",
+            sympy_form=lambda sympy, a, p: -a[0],
+            jvp=lambda i, out, p, t: -t[0],
+            samples=unary_samples(),
+        ),
         unary(
             "pow",
             layers.PowLayer,
@@ -274,6 +513,15 @@ OPS: dict[str, Op] = {
             params={"p": "the constant exponent (default 2)"},
             check=check_exponent,
             make=lambda params: layers.PowLayer(params["p"]),
+            function="sqrt",
+            function_params={"p": 0.5},
+            sympy_form=sympy_pow,
+            jvp=pow_jvp,
+            samples=unary_samples(p=2)
+            + unary_samples(p=3)
+            + unary_samples(p=-1)
+            + unary_samples(positive, p=0.5)
+            + (Sample((signed(2, 3),), {"p": 0}), Sample(([0.0, 2.0],), {"p": 0}, note="at 0")),
         ),
         unary(
             "exp",
@@ -282,9 +530,22 @@ OPS: dict[str, Op] = {
             "out = exp(x)",
             "dx = dout * exp(x)",
             "The exponential: its derivative is itself (figure 5-19).",
+            function="exp",
+            sympy_form=lambda sympy, a, p: sympy.exp(a[0]),
+            jvp=lambda i, out, p, t: out * t[0],
+            samples=unary_samples(),
         ),
         unary(
-            "log", layers.LogLayer, "log", "out = log(x)", "dx = dout / x", "The natural logarithm."
+            "log",
+            layers.LogLayer,
+            "log",
+            "out = log(x)",
+            "dx = dout / x",
+            "The natural logarithm.",
+            function="log",
+            sympy_form=lambda sympy, a, p: sympy.log(a[0]),
+            jvp=lambda i, out, p, t: t[0] / i[0],
+            samples=unary_samples(positive),
         ),
         unary(
             "reciprocal",
@@ -293,6 +554,9 @@ OPS: dict[str, Op] = {
             "out = 1 / x",
             "dx = -dout * out**2",
             'The book\'s "/" node of figure 5-19: y = 1/x.',
+            sympy_form=lambda sympy, a, p: 1 / a[0],
+            jvp=lambda i, out, p, t: -(out**2) * t[0],
+            samples=unary_samples(),
         ),
         unary(
             "relu",
@@ -301,6 +565,10 @@ OPS: dict[str, Op] = {
             "out = max(0, x)",
             "dx = dout * (x > 0)",
             "ReLU blocks the gradient where x <= 0 (5.5.1).",
+            function="relu",
+            sympy_form=sympy_relu,
+            jvp=relu_jvp,
+            samples=unary_samples(),
         ),
         unary(
             "sigmoid",
@@ -309,6 +577,11 @@ OPS: dict[str, Op] = {
             "out = 1 / (1 + exp(-x))",
             "dx = dout * out * (1 - out)",
             "The sigmoid as one node (5.5.2).",
+            function="sigmoid",
+            sympy_form=sympy_sigmoid,
+            jvp=lambda i, out, p, t: out * (1 - out) * t[0],
+            expand=expand_sigmoid,
+            samples=unary_samples(),
         ),
         unary(
             "tanh",
@@ -317,6 +590,10 @@ OPS: dict[str, Op] = {
             "out = tanh(x)",
             "dx = dout * (1 - out**2)",
             "The hyperbolic tangent.",
+            function="tanh",
+            sympy_form=lambda sympy, a, p: sympy.tanh(a[0]),
+            jvp=lambda i, out, p, t: (1 - out**2) * t[0],
+            samples=unary_samples(),
         ),
         Op(
             "matmul",
@@ -327,6 +604,13 @@ OPS: dict[str, Op] = {
             ("dx = dout · Wᵀ", "dW = xᵀ · dout"),
             matmul_shape,
             "The matrix product of figure 5-25.",
+            jvp=lambda i, out, p, t: np.dot(t[0], i[1]) + np.dot(i[0], t[1]),
+            samples=(
+                Sample((signed(2, 3), signed(3, 4))),
+                Sample((signed(3), signed(3, 4))),
+                Sample((signed(2, 3), signed(3))),
+                Sample((signed(3), signed(3))),
+            ),
         ),
         Op(
             "affine",
@@ -341,6 +625,15 @@ OPS: dict[str, Op] = {
             make=lambda params: layers.Affine(W=None, b=None),
             call=affine_forward,
             collect=affine_backward,
+            jvp=affine_jvp,
+            expand=expand_affine,
+            samples=(
+                Sample((signed(2, 3), signed(3, 4), signed(4))),
+                Sample((signed(3), signed(3, 4), signed(4)), note="one sample"),
+                Sample((signed(2, 3), signed(3, 4), signed(1, 4))),
+                # the book's 4-D tensor (N, C, H, W), flattened to (N, 6)
+                Sample((signed(2, 1, 2, 3), signed(6, 4), signed(4)), note="tensor"),
+            ),
         ),
         Op(
             "softmax_with_loss",
@@ -354,6 +647,16 @@ OPS: dict[str, Op] = {
             box=True,
             check_values=check_class_indices,
             collect=softmax_with_loss_backward,
+            jvp=softmax_with_loss_jvp,
+            samples=(
+                Sample((signed(3), [0.0, 1.0, 0.0]), note="one-hot"),
+                Sample((signed(3), 2.0), note="class index"),
+                Sample((signed(4, 3), np.eye(3)[[0, 2, 1, 2]]), note="one-hot batch"),
+                Sample((signed(4, 3), [0.0, 2.0, 1.0, 2.0]), note="class indices"),
+                Sample((signed(2, 3), [[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]), note="soft labels"),
+                # figure 5-30: y = (0.3, 0.2, 0.5) for the label 1
+                Sample((np.log([0.3, 0.2, 0.5]), [0.0, 1.0, 0.0]), note="figure 5-30"),
+            ),
         ),
         Op(
             "sum",
@@ -367,6 +670,14 @@ OPS: dict[str, Op] = {
             params={"axis": "the axis to sum over (default: all elements)"},
             check=check_axis,
             make=lambda params: layers.Sum(params["axis"]),
+            jvp=sum_jvp,
+            samples=(
+                Sample((signed(2, 3, 4),)),
+                Sample((signed(2, 3, 4),), {"axis": 0}),
+                Sample((signed(2, 3, 4),), {"axis": 1}),
+                Sample((signed(2, 3, 4),), {"axis": -1}),
+                Sample((signed(),)),
+            ),
         ),
     ]
 }
@@ -379,3 +690,96 @@ def check_params(op: Op, params: dict[str, Any]) -> dict[str, Any]:
         allowed = ", ".join(op.params) or "none"
         raise OpError(f"unknown param {unknown[0][:40]!r} for op {op.name!r} (allowed: {allowed})")
     return op.check(params) if op.check else {}
+
+
+def formula_functions(ops: dict[str, Op] = OPS) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The formula language's functions: name -> (op, the params the call fixes)."""
+    return {op.function: (op.name, op.function_params) for op in ops.values() if op.function}
+
+
+def composite_ops(ops: dict[str, Op] = OPS) -> tuple[str, ...]:
+    """The ops that can be drawn as the book's primitive nodes (sigmoid, affine)."""
+    return tuple(op.name for op in ops.values() if op.expand)
+
+
+def catalogue_problems(ops: dict[str, Op]) -> list[str]:
+    """What the catalogue's entries lack, one message each (an empty list: it is complete).
+
+    Every op with a layer needs samples that its params check and shape rule accept, and a
+    forward-mode rule; a formula function needs a sympy form (without one, the symbolic
+    derivative of a formula that calls it fails); no two ops claim one function name.
+    """
+    problems = []
+    claimed: dict[str, str] = {}
+    for op in ops.values():
+        if op.function:
+            if op.function in claimed:
+                problems.append(
+                    f"{op.name}: the function {op.function!r} is {claimed[op.function]}'s too"
+                )
+            claimed[op.function] = op.name
+            if op.sympy_form is None:
+                problems.append(f"{op.name}: the function {op.function!r} has no sympy form")
+        if op.layer is None:
+            continue
+        if op.jvp is None:
+            problems.append(f"{op.name}: no forward-mode rule (jvp)")
+        if not op.samples:
+            problems.append(f"{op.name}: no sample inputs to test it on")
+        for sample in op.samples:
+            problems.extend(f"{op.name} [{sample.label}]: {p}" for p in sample_problems(op, sample))
+    return problems
+
+
+def sample_problems(op: Op, sample: Sample) -> list[str]:
+    if len(sample.inputs) != op.arity:
+        return [f"{len(sample.inputs)} inputs for an op that takes {op.arity}"]
+    try:
+        params = check_params(op, sample.params)
+        op.shape_rule([np.shape(x) for x in sample.values()], params)
+    except OpError as e:
+        return [str(e)]
+    return []
+
+
+def default_params(op: Op) -> dict[str, Any]:
+    """The params a node of this op has when its spec gives none (pow: p = 2)."""
+    return op.check({}) if op.check else {}
+
+
+def op_fields(op: Op, params: dict[str, Any]) -> dict[str, Any]:
+    """What every description of an op's node says about the op: GET /api/ops and a trace."""
+    return {
+        "layer": op.layer.__name__ if op.layer else None,
+        "symbol": op.symbol_for(params),
+        "box": op.box,
+        "composite": op.expand is not None,
+    }
+
+
+def op_summary(op: Op) -> dict[str, Any]:
+    """One op for GET /api/ops (``schemas.OpInfo``)."""
+    return {
+        "name": op.name,
+        "arity": op.arity,
+        "inputs": list(op.inputs),
+        **op_fields(op, default_params(op)),  # pow's symbol: **2
+        "forward": op.forward,
+        "backward": list(op.backward),
+        "params": op.params,
+        "description": op.description,
+        "source": op.source,
+        "function": op.function,
+        "function_params": op.function_params,
+        "expands_to": expansion_ops(op),
+        "sympy": op.sympy_form is not None,
+        "jvp": op.jvp is not None,
+    }
+
+
+def expansion_ops(op: Op) -> list[str]:
+    """The ops of a composite's primitive nodes, in order (sigmoid: mul, exp, add, reciprocal)."""
+    if op.expand is None:
+        return []
+    parts = op.expand({"id": op.name, "op": op.name, "inputs": list(op.inputs)})
+    return [part["op"] for part in parts if part["op"] != "input"]
