@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from backprop_viz.core.composites import COMPOSITES
 from backprop_viz.core.engine import Trace
+from backprop_viz.core.ops import op_fields
 
 PREVIEW_ITEMS = 6
 ALWAYS_INLINE = PREVIEW_ITEMS * PREVIEW_ITEMS  # a summary of this few is no smaller
@@ -145,12 +145,9 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
                     "label": node.label,
                     "inputs": node.inputs,
                     "shape": list(node.shape),
-                    "layer": node.op.layer.__name__ if node.op.layer else None,
-                    "symbol": node.op.symbol_for(node.params),
-                    "box": node.op.box,
+                    **op_fields(node.op, node.params),  # layer, symbol, box, composite
                     "requires_grad": node.requires_grad,
                     "params": node.params,
-                    "composite": node.op.name in COMPOSITES,
                     "group": node.group,
                 }
                 for node in graph.nodes.values()

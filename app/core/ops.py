@@ -693,8 +693,9 @@ def check_params(op: Op, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def formula_functions(ops: dict[str, Op] = OPS) -> dict[str, tuple[str, dict[str, Any]]]:
-    """The formula language's functions: name -> (op, the params the call fixes)."""
-    return {op.function: (op.name, op.function_params) for op in ops.values() if op.function}
+    """The formula language's functions by name: name -> (op, the params the call fixes)."""
+    functions = {op.function: (op.name, op.function_params) for op in ops.values() if op.function}
+    return dict(sorted(functions.items()))
 
 
 def composite_ops(ops: dict[str, Op] = OPS) -> tuple[str, ...]:

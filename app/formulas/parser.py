@@ -3,10 +3,11 @@
     t = x + y
     z = t ** 2
 
-Numbers, names, ``+ - * / **``, unary minus, parentheses, the functions exp, log, sqrt,
-sigmoid, relu and tanh, and assignments, one per line or separated by ``;``; the last line is
-the output. A name never assigned is a variable: an input node whose id is its name. An
-assigned name is the id of the node it names (a name assigned again gets a new node, ``t'``).
+Numbers, names, ``+ - * / **``, unary minus, parentheses, the functions of the op catalogue
+(``FUNCTIONS``: exp, log, relu, sigmoid, sqrt, tanh), and assignments, one per line or
+separated by ``;``; the last line is the output. A name never assigned is a variable: an input
+node whose id is its name. An assigned name is the id of the node it names (a name assigned
+again gets a new node, ``t'``).
 
 The text is only ever given to ``ast.parse``; every node of the tree is checked against a
 whitelist and turned into graph nodes by hand. Nothing is passed to eval, exec, compile or
@@ -21,21 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backprop_viz.core.graph import GraphError
-from backprop_viz.core.ops import MAX_EXPONENT
+from backprop_viz.core.ops import MAX_EXPONENT, formula_functions
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
 MAX_NODES = 300
 DEFAULT_VALUE = 1.0
 
-FUNCTIONS = {
-    "exp": "exp",
-    "log": "log",
-    "sigmoid": "sigmoid",
-    "relu": "relu",
-    "tanh": "tanh",
-    "sqrt": "pow",  # sqrt(x) = x ** 0.5
-}
+# name -> (op, the params a call fixes), from the op catalogue: sqrt(x) is pow with p = 0.5.
+FUNCTIONS = formula_functions()
+FUNCTION_LIST = ", ".join(list(FUNCTIONS)[:-1]) + " and " + list(FUNCTIONS)[-1]
 BINARY_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
 OPERATOR_NAMES = {
     ast.Mod: "%",
@@ -241,22 +237,20 @@ class Builder:
 
     def call(self, node: ast.Call, depth: int, name: str | None) -> str:
         if not isinstance(node.func, ast.Name):
-            raise self.error(
-                node, "only the functions exp, log, sqrt, sigmoid, relu and tanh can be called"
-            )
+            raise self.error(node, f"only the functions {FUNCTION_LIST} can be called")
         function = node.func.id
         if function not in FUNCTIONS:
             raise self.error(
                 node,
-                f"unknown function {function!r}; the functions are {', '.join(sorted(FUNCTIONS))}",
+                f"unknown function {function!r}; the functions are {', '.join(FUNCTIONS)}",
             )
         if node.keywords:
             raise self.error(node, f"{function}() takes no keyword arguments")
         if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise self.error(node, f"{function}() takes exactly one argument")
         argument = self.expr(node.args[0], depth + 1)
-        params = {"p": 0.5} if function == "sqrt" else None
-        return self.emit(FUNCTIONS[function], [argument], name, node, params=params)
+        op, params = FUNCTIONS[function]
+        return self.emit(op, [argument], name, node, params=dict(params) or None)
 
     def name(self, node: ast.Name) -> str:
         self.check_name(node.id, node)

@@ -11,6 +11,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from backprop_viz.core.ops import OPS, exact
 from backprop_viz.formulas.parser import Parsed, parse_expression
 
 MAX_TERM_SIZE = 400  # larger trees (x = x * x repeated) are not differentiated symbolically
@@ -52,46 +53,18 @@ def derivatives(text: str) -> dict[str, Any]:
 
 
 def to_sympy(parsed: Parsed, node_id: str, terms: dict[str, Any], symbols, sympy) -> Any:
+    """The node as a sympy expression: a variable's symbol, a number as an exact rational, an
+    op by its ``sympy_form`` in the catalogue, on its inputs' expressions in ``terms``."""
     term = parsed.terms[node_id]
     kind = term[0]
     if kind == "var":
         return symbols[term[1]]
     if kind == "const":
-        value = term[1]
-        return (
-            sympy.Integer(int(value))
-            if float(value).is_integer()
-            else sympy.nsimplify(value, rational=True)
-        )
-    args = [terms[i] for i in term[1]]
-    params = term[2]
-    if kind == "add":
-        return args[0] + args[1]
-    if kind == "sub":
-        return args[0] - args[1]
-    if kind == "mul":
-        return args[0] * args[1]
-    if kind == "div":
-        return args[0] / args[1]
-    if kind == "neg":
-        return -args[0]
-    if kind == "pow":
-        p = params["p"]
-        exponent = (
-            sympy.Integer(int(p)) if float(p).is_integer() else sympy.nsimplify(p, rational=True)
-        )
-        return args[0] ** exponent
-    if kind == "exp":
-        return sympy.exp(args[0])
-    if kind == "log":
-        return sympy.log(args[0])
-    if kind == "tanh":
-        return sympy.tanh(args[0])
-    if kind == "sigmoid":
-        return 1 / (1 + sympy.exp(-args[0]))
-    if kind == "relu":
-        return sympy.Max(0, args[0])
-    raise ValueError(f"no sympy form for op {kind!r}")  # pragma: no cover - ops are whitelisted
+        return exact(sympy, term[1])
+    form = OPS[kind].sympy_form
+    if form is None:  # pragma: no cover - tests/core/test_ops.py: every op a formula makes has one
+        raise ValueError(f"no sympy form for op {kind!r}")
+    return form(sympy, [terms[i] for i in term[1]], term[2])
 
 
 def symbolic_report(text: str, values: dict[str, float]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from backprop_viz import __version__
 from backprop_viz.checks.gradcheck import gradient_check
 from backprop_viz.core.engine import run_graph
 from backprop_viz.core.graph import Graph, quote
-from backprop_viz.core.ops import OPS
+from backprop_viz.core.ops import OPS, op_summary
 from backprop_viz.encoding import dumps, trace_to_json
 from backprop_viz.examples import EXAMPLES
 from backprop_viz.formulas.parser import parse_expression
@@ -41,23 +41,9 @@ def get_health() -> dict[str, str]:
 
 @router.get("/ops", response_model=list[OpInfo])
 def list_ops() -> list[dict[str, Any]]:
-    """Every op: arity, symbol, formulas and the source of its layer class."""
-    return [
-        {
-            "name": op.name,
-            "arity": op.arity,
-            "inputs": list(op.inputs),
-            "symbol": op.symbol_for(op.check({}) if op.check else {}),  # pow: **2
-            "box": op.box,
-            "layer": op.layer.__name__ if op.layer else None,
-            "forward": op.forward,
-            "backward": list(op.backward),
-            "params": op.params,
-            "description": op.description,
-            "source": op.source,
-        }
-        for op in OPS.values()
-    ]
+    """Every op: arity, symbol, formulas, the source of its layer class, its formula function,
+    whether it expands (and into which ops), and whether it has a sympy form and a JVP."""
+    return [op_summary(op) for op in OPS.values()]
 
 
 @router.get("/examples", response_model=list[ExampleSummary])

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from backprop_viz.core.ops import formula_functions
+
 VALUE_DOC = (
     'A number, a nested list of numbers (any shape), the strings "NaN", "Infinity", '
     '"-Infinity", or (responses only) a summary {shape, summary, preview} of a large array.'
@@ -91,7 +93,7 @@ class TraceRequest(Strict):
     expression: str | None = Field(
         default=None,
         description="A formula such as '(x + y) ** 2' or 't = x + y; z = t ** 2': numbers, "
-        "names, + - * / **, unary minus, parentheses, exp log sqrt sigmoid relu tanh, and "
+        f"names, + - * / **, unary minus, parentheses, {' '.join(formula_functions())}, and "
         "assignments, one per line or separated by ';'; the last line is the output. "
         "Variables start at 1; set them in 'values'.",
         examples=["(x + y) ** 2"],
@@ -162,6 +164,19 @@ class OpInfo(BaseModel):
     params: dict[str, str] = Field(description="Its parameters and what they mean.")
     description: str
     source: str = Field(description="The Python source of its layer class.")
+    composite: bool = Field(description="True if it can be drawn as the book's primitive nodes.")
+    expands_to: list[str] = Field(
+        description="For a composite, the ops of its primitive nodes in order (sigmoid: mul, "
+        "exp, add, reciprocal); empty otherwise."
+    )
+    function: str | None = Field(
+        description="Its name in a formula (exp, log, sqrt, ...); null if formulas cannot call it."
+    )
+    function_params: dict[str, Any] = Field(
+        description="The params a call of the function fixes: sqrt is pow with p = 0.5."
+    )
+    sympy: bool = Field(description="True if the symbolic derivative can write it in sympy.")
+    jvp: bool = Field(description="True if it has a forward-mode rule (a JVP).")
 
 
 class TraceNode(BaseModel):

@@ -7,6 +7,8 @@ without samples, a JVP, or (for a formula function) a sympy form fails ``catalog
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -226,3 +228,14 @@ def test_mul_backward_on_the_books_apples():
     assert float(out) == 200.0
     assert float(dx) == pytest.approx(2.2)
     assert float(dy) == pytest.approx(110.0)
+
+
+def test_importing_the_catalogue_and_the_app_does_not_import_sympy():
+    code = (
+        "import sys, backprop_viz.core.ops, backprop_viz.formulas.parser, backprop_viz.web.app; "
+        "print('sympy' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
