@@ -31,7 +31,15 @@ DEFAULT_VALUE = 1.0
 
 # name -> (op, the params a call fixes), from the op catalogue: sqrt(x) is pow with p = 0.5.
 FUNCTIONS = formula_functions()
-FUNCTION_LIST = ", ".join(list(FUNCTIONS)[:-1]) + " and " + list(FUNCTIONS)[-1]
+
+
+def function_list(functions: dict[str, Any]) -> str:
+    """The function names for a message: "exp, log, ... and tanh"."""
+    names = list(functions)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+FUNCTION_LIST = function_list(FUNCTIONS)
 BINARY_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
 OPERATOR_NAMES = {
     ast.Mod: "%",

@@ -239,3 +239,67 @@ def test_importing_the_catalogue_and_the_app_does_not_import_sympy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+class Softplus:
+    """out = log(1 + exp(x)): a layer that is not in the catalogue, for the test below."""
+
+    def __init__(self):
+        self.x = None
+
+    def forward(self, x):
+        self.x = x
+        return np.logaddexp(0.0, x)
+
+    def backward(self, dout):
+        return dout / (1.0 + np.exp(-self.x))
+
+
+SOFTPLUS = Op(
+    "softplus",
+    Softplus,
+    ("x",),
+    "softplus",
+    "out = log(1 + exp(x))",
+    ("dx = dout * sigmoid(x)",),
+    OPS["exp"].shape_rule,
+    "The softplus, a smooth ReLU.",
+    function="softplus",
+    sympy_form=lambda sympy, args, params: sympy.log(1 + sympy.exp(args[0])),
+    jvp=lambda inputs, out, params, tangents: tangents[0] / (1.0 + np.exp(-inputs[0])),
+    samples=(Sample((signed(2, 3),)),),
+)
+
+
+def test_a_new_formula_op_is_one_entry_and_its_layer_class(monkeypatch, client, numgrad):
+    """With only its entry added, an op is checked here, callable in formulas, derived by
+    sympy and listed by /api/ops. (The parser's table is built when it is imported, so the
+    test rebuilds it as an import after the new entry would.)"""
+    from backprop_viz.formulas import parser
+
+    monkeypatch.setitem(OPS, "softplus", SOFTPLUS)
+    monkeypatch.setattr(parser, "FUNCTIONS", formula_functions())
+    monkeypatch.setattr(parser, "FUNCTION_LIST", parser.function_list(parser.FUNCTIONS))
+    assert catalogue_problems(OPS) == []
+    for sample in samples_of(SOFTPLUS):
+        check_backward(SOFTPLUS, sample, numgrad)
+        check_jvp(SOFTPLUS, sample)
+        check_sympy_form(SOFTPLUS, sample)
+
+    r = client.post("/api/trace", json={"expression": "softplus(x) * y", "values": {"x": 0.5}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    sigmoid = 1 / (1 + np.exp(-0.5))
+    assert body["grads"]["x"] == pytest.approx(sigmoid)  # y = 1
+    assert body["symbolic"]["derivatives"]["x"]["value"] == pytest.approx(sigmoid, rel=1e-12)
+    assert body["symbolic"]["derivatives"]["y"]["value"] == pytest.approx(np.log1p(np.exp(0.5)))
+    info = {o["name"]: o for o in client.get("/api/ops").json()}["softplus"]
+    assert (info["function"], info["sympy"], info["jvp"]) == ("softplus", True, True)
+    r = client.post("/api/trace", json={"expression": "softmax(x)"})
+    assert r.status_code == 422
+    assert "the functions are exp, log, relu, sigmoid, softplus, sqrt, tanh" in r.json()["detail"]
+    r = client.post("/api/trace", json={"expression": "math.exp(x)"})
+    assert (
+        "only the functions exp, log, relu, sigmoid, softplus, sqrt and tanh"
+        in (r.json()["detail"])
+    )
