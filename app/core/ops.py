@@ -23,8 +23,14 @@ from typing import Any
 import numpy as np
 
 from backprop_viz.core import layers
-
-Shape = tuple[int, ...]
+from backprop_viz.core.samples import (
+    Sample,
+    Shape,
+    broadcast_samples,
+    positive,
+    signed,
+    unary_samples,
+)
 
 
 class OpError(ValueError):
@@ -33,7 +39,7 @@ class OpError(ValueError):
 
 @dataclass(frozen=True)
 class Op:
-    """One kind of node: how to build and call its layer, and what the page says about it.
+    """One kind of node: its layer and how to call it, and all the rest that is known of it.
 
     Most layers follow one convention: ``cls()``, ``forward(*inputs)``, ``backward(dout)``
     returning one gradient per input. The hooks cover the book's exceptions (Affine takes W
@@ -123,83 +129,6 @@ class Op:
             for x, t in zip(inputs, tangents, strict=True)
         ]
         return np.asarray(self.jvp(inputs, out, params, filled), dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class Draw:
-    """Random sample values of one shape: |x| in [low, high], of either sign unless positive.
-
-    Half a unit from zero, no kink of relu and no pole of div or log is within the numerical
-    gradient's step.
-    """
-
-    shape: Shape
-    positive: bool = False
-    low: float = 0.5
-    high: float = 2.0
-
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        magnitude = rng.uniform(self.low, self.high, self.shape)
-        if self.positive:
-            return magnitude
-        return magnitude * rng.choice([-1.0, 1.0], self.shape)
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Inputs an op is tested on: one Draw or literal array per input, and the op's params."""
-
-    inputs: tuple[Any, ...]
-    params: dict[str, Any] = field(default_factory=dict)
-    note: str = ""
-
-    def values(self, seed: int = 0) -> list[np.ndarray]:
-        """The inputs as arrays; Draws are the same for the same seed."""
-        rng = np.random.default_rng(seed)
-        return [
-            spec.draw(rng) if isinstance(spec, Draw) else np.asarray(spec, dtype=np.float64)
-            for spec in self.inputs
-        ]
-
-    @property
-    def label(self) -> str:
-        """E.g. ``(2, 3), (3,)`` or ``(3,)>0 p=0.5`` (>0: positive), for test ids and messages."""
-        shapes = [
-            (f"{spec.shape}>0" if spec.positive else str(spec.shape))
-            if isinstance(spec, Draw)
-            else str(np.shape(spec))
-            for spec in self.inputs
-        ]
-        words = [", ".join(shapes)] + [f"{k}={v}" for k, v in self.params.items()]
-        return " ".join(words + ([self.note] if self.note else []))
-
-
-def signed(*shape: int) -> Draw:
-    return Draw(shape)
-
-
-def positive(*shape: int) -> Draw:
-    return Draw(shape, positive=True)
-
-
-UNARY_SHAPES: tuple[Shape, ...] = ((), (3,), (2, 3))
-BROADCAST_SHAPES: tuple[tuple[Shape, Shape], ...] = (
-    ((2, 3), (2, 3)),
-    ((2, 3), (3,)),
-    ((2, 3), (1, 3)),
-    ((2, 1), (1, 3)),
-    ((), (2, 3)),
-    ((2, 3), ()),
-    ((), ()),
-)
-
-
-def unary_samples(domain: Callable[..., Draw] = signed, **params: Any) -> tuple[Sample, ...]:
-    return tuple(Sample((domain(*shape),), params) for shape in UNARY_SHAPES)
-
-
-def broadcast_samples() -> tuple[Sample, ...]:
-    return tuple(Sample((signed(*x), signed(*y))) for x, y in BROADCAST_SHAPES)
 
 
 # The book's exceptions to the common layer convention.

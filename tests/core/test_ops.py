@@ -17,13 +17,12 @@ import sympy
 from backprop_viz.core.ops import (
     OPS,
     Op,
-    Sample,
     catalogue_problems,
     check_params,
     composite_ops,
     formula_functions,
-    signed,
 )
+from backprop_viz.core.samples import Sample, signed
 from backprop_viz.formulas.parser import parse_expression
 
 COMPUTING = [op for op in OPS.values() if op.layer is not None]
