@@ -368,6 +368,8 @@ def unary(name, layer, symbol, forward, dx, description, **kw) -> Op:
     return Op(name, layer, ("x",), symbol, forward, (dx,), same_shape, description, **kw)
 
 
+# The one-line rules below are lambdas with short names: a sympy form takes (sympy, a = the
+# arguments' expressions, p = params); a JVP takes (i = inputs, out, p = params, t = tangents).
 OPS: dict[str, Op] = {
     op.name: op
     for op in [
