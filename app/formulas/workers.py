@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-STARTUP_SECONDS = 30.0
+STARTUP_SECONDS = 10.0
 """How long a fresh worker may take to become ready. Only the first job of a server process
 waits for that (the fork server imports sympy then); a replacement after a kill forks in
 milliseconds."""
@@ -160,7 +160,8 @@ class KillableWorkers:
             self._replace(worker)
             raise WorkerFailed("the worker process died") from None
         if reply is None:
-            self.kills += 1
+            with self._available:
+                self.kills += 1
             self._replace(worker)
             raise Overtime(f"more than {budget:g} s", killed=True)
         self._give_back(worker)
