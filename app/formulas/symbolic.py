@@ -13,6 +13,9 @@ bounded three ways, because a 27-byte formula (an exp tower) once made it run fo
 - the whole step runs in a worker process (app.formulas.workers) with a wall-clock budget,
   BUDGET_SECONDS; past it the worker is killed and replaced, and the report is a note while the
   trace is answered as usual. The worker receives the parsed terms, not text.
+
+lambdify writes Python code, but from the sympy tree (whitelisted functions, numbers, and
+arguments it names itself with ``dummify``), never from the client's text.
 """
 
 from __future__ import annotations
@@ -76,12 +79,16 @@ def too_large(parsed: Parsed) -> str | None:
     return None
 
 
-def derivatives(parsed: Parsed) -> dict[str, Any]:
+def derivatives(parsed: Parsed | str) -> dict[str, Any]:
     """The output's formula and its derivative for each variable, as sympy objects.
 
-    Runs in a worker process; a formula must have passed ``too_large`` first.
+    Unbounded: the server calls it only in a worker process, for a formula that passed
+    ``too_large``. A text is parsed first (for tests and the Python API).
     """
     import sympy
+
+    if isinstance(parsed, str):
+        parsed = parse_expression(parsed)
 
     symbols = {name: sympy.Symbol(name, real=True) for name in parsed.variables}
     try:
@@ -186,14 +193,27 @@ def report_in_worker(key: str, parsed: Parsed, values: dict[str, float]) -> dict
     report = {}
     for name, (text, function, needs) in compiled["derivatives"].items():
         known = all(n in values for n in needs)  # array variables are not in values
-        report[name] = {"text": text, "value": evaluate(function, arguments) if known else None}
+        value = evaluate_compiled(function, arguments) if known else None
+        report[name] = {"text": text, "value": value}
     return {"formula": compiled["formula"], "derivatives": report, "note": None}
 
 
-def evaluate(function: Any, arguments: list[float]) -> float | None:
+def evaluate(derivative: Any, at: dict[Any, float]) -> float | None:
+    """A sympy expression's value at the point ({symbol: float}), in float64, or None where it
+    is undefined, complex or not finite, or depends on a symbol not given."""
+    import sympy
+
+    if not derivative.free_symbols <= set(at):
+        return None
+    symbols = list(at)
+    function = sympy.lambdify(symbols, derivative, modules="numpy", dummify=True)
+    return evaluate_compiled(function, [at[s] for s in symbols])
+
+
+def evaluate_compiled(function: Any, arguments: list[float]) -> float | None:
     """A lambdified derivative's value at the point, in float64, or None where it is undefined,
     complex or not finite (log at 0, exp(1000), a pole: 1/(x - 1) at x = 1 divides by zero and
-    gives inf); JSON has no infinities.
+    gives inf); JSON has no infinities. Never exact evalf, which can run for ever.
 
     Each argument is a one-element array, so that NumPy's rules hold throughout (a division by
     zero is inf, not ZeroDivisionError; a huge power is inf, not OverflowError) and

@@ -145,13 +145,15 @@ class KillableWorkers:
         self._idle: list[_Worker] = []
         self._count = 0
         self._available = threading.Condition()
+        self._context_lock = threading.Lock()
         self.kills = 0
         """How many jobs were killed for running over their budget (for tests and logs)."""
 
     def run(self, function: Callable[..., Any], args: tuple, budget: float) -> Any:
         """The job's result; Overtime past the budget; WorkerFailed if it raised or died."""
         deadline = time.monotonic() + budget
-        worker = self._take(deadline)
+        worker, starting = self._take(deadline)
+        deadline += starting  # a fresh worker's start is not the job's time
         try:
             worker.connection.send((function, args))
             finished = worker.connection.poll(max(0.0, deadline - time.monotonic()))
@@ -170,7 +172,9 @@ class KillableWorkers:
             raise WorkerFailed(value)
         return value
 
-    def _take(self, deadline: float) -> _Worker:
+    def _take(self, deadline: float) -> tuple[_Worker, float]:
+        """An idle worker (or a new one while fewer than ``size`` exist), and how long it took
+        to become ready."""
         with self._available:
             while not self._idle and self._count >= self.size:
                 left = deadline - time.monotonic()
@@ -190,17 +194,19 @@ class KillableWorkers:
                 raise
         # A fresh worker's first job also waits for it to start: long only for the fork
         # server's first start (it imports sympy), so not counted against the job's budget.
+        start = time.monotonic()
         if not worker.wait_ready(STARTUP_SECONDS):
             worker.kill()
             self._forget()
             raise Overtime("the worker process did not start")
-        return worker
+        return worker, time.monotonic() - start
 
     def _start(self) -> _Worker:
-        if self._context is None:
-            self._context = _context()
-            if self.preload and self._context.get_start_method() == "forkserver":
-                self._context.set_forkserver_preload(list(self.preload))
+        with self._context_lock:
+            if self._context is None:
+                self._context = _context()
+                if self.preload and self._context.get_start_method() == "forkserver":
+                    self._context.set_forkserver_preload(list(self.preload))
         return _Worker(self._context, self)
 
     def _give_back(self, worker: _Worker) -> None:

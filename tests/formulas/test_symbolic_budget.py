@@ -3,6 +3,7 @@ budget in a worker process that is killed and replaced when over it."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -164,3 +165,29 @@ def test_workers_memory_beyond_the_margin_is_a_failure_not_a_dead_server(pool):
 def test_workers_job_errors_come_back_as_text(pool):
     with pytest.raises(WorkerFailed, match="ValueError"):
         pool.run(int, ("not a number",), 10)
+
+
+def test_evaluate_sympy_expression_in_floats():
+    import sympy
+
+    x = sympy.Symbol("x", real=True)
+    assert symbolic.evaluate(1 / (x - 1), {x: 3.0}) == 0.5
+    assert symbolic.evaluate(1 / (x - 1), {x: 1.0}) is None  # a pole
+    assert symbolic.evaluate(sympy.log(x), {x: -1.0}) is None  # complex
+    assert symbolic.evaluate(x * sympy.Symbol("y"), {x: 2.0}) is None  # y not given
+
+
+def test_derivatives_of_a_text_are_sympy_objects():
+    found = symbolic.derivatives("(x + y) ** 2")
+    assert str(found["derivatives"]["x"]) == "2*x + 2*y"
+
+
+def test_workers_start_of_a_fresh_worker_does_not_count_against_the_budget():
+    slow_start = KillableWorkers(1, initializer=functools.partial(time.sleep, 1.5))
+    try:
+        start = time.monotonic()
+        assert slow_start.run(len, ("ab",), 0.5) == 2
+        assert time.monotonic() - start >= 1.5
+        assert slow_start.kills == 0
+    finally:
+        slow_start.close()
