@@ -186,15 +186,16 @@ class KillableWorkers:
             else:
                 self._count += 1
                 worker = None
+        # A fresh worker's first job also waits for it to start: long only for the fork
+        # server's first start (Process.start() waits while it imports sympy), so not counted
+        # against the job's budget.
+        start = time.monotonic()
         if worker is None:
             try:
                 worker = self._start()
             except BaseException:
                 self._forget()
                 raise
-        # A fresh worker's first job also waits for it to start: long only for the fork
-        # server's first start (it imports sympy), so not counted against the job's budget.
-        start = time.monotonic()
         if not worker.wait_ready(STARTUP_SECONDS):
             worker.kill()
             self._forget()

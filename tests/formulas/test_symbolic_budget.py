@@ -4,6 +4,7 @@ budget in a worker process that is killed and replaced when over it."""
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import time
 
@@ -156,6 +157,7 @@ def test_workers_kill_a_job_over_budget_and_replace_the_worker(pool):
     assert pool.run(len, ("abcd",), 10) == 4
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the limit reads /proc")
 def test_workers_memory_beyond_the_margin_is_a_failure_not_a_dead_server(pool):
     with pytest.raises(WorkerFailed, match="MemoryError"):
         pool.run(bytearray, (2 * 1024**3,), 10)
@@ -191,3 +193,18 @@ def test_workers_start_of_a_fresh_worker_does_not_count_against_the_budget():
         assert slow_start.kills == 0
     finally:
         slow_start.close()
+
+
+def test_workers_all_busy_past_the_budget_is_overtime_without_a_kill(pool):
+    assert pool.run(len, ("warm",), 10) == 4  # the one worker is started
+    busy = threading.Thread(target=pool.run, args=(time.sleep, (2.0,), 10))
+    busy.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    with pytest.raises(Overtime) as raised:
+        pool.run(len, ("ab",), 0.5)
+    assert 0.5 <= time.monotonic() - start < 0.5 + MARGIN
+    assert raised.value.reason == "every worker was busy" and not raised.value.killed
+    busy.join(10)
+    assert pool.kills == 0
+    assert pool.run(len, ("abc",), 10) == 3
