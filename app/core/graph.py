@@ -15,22 +15,36 @@ from typing import Any
 
 import numpy as np
 
+from backprop_viz.core.identifiers import (
+    Lookalikes,
+    character_problem,
+    escape_unsafe,
+    lookalike_message,
+    nfkc,
+    script_problem,
+)
 from backprop_viz.core.ops import OPS, Op, OpError, check_params
 from backprop_viz.settings import Settings
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 MAX_NDIM = 8
 MAX_ID_LENGTH = 100
+TOO_LARGE = "too large for a 64-bit float (at most about 1.8e308)"
 
 
 class GraphError(ValueError):
-    """A graph that cannot be traced; ``field`` is where in the request, ``node`` which node."""
+    """A graph that cannot be traced; ``field`` is where in the request, ``node`` which node.
+
+    A lone surrogate, control or bidirectional-override character a client sent is written as
+    an escape (\\ud800) in all three, so that the error itself is always valid, plain text.
+    """
 
     def __init__(self, message: str, *, field: str | None = None, node: str | None = None):
+        message = escape_unsafe(message)
         super().__init__(message)
         self.message = message
-        self.field = field
-        self.node = node[:MAX_ID_LENGTH] if isinstance(node, str) else node
+        self.field = escape_unsafe(field) if isinstance(field, str) else field
+        self.node = escape_unsafe(node)[:MAX_ID_LENGTH] if isinstance(node, str) else node
 
 
 @dataclass
@@ -91,6 +105,8 @@ def parse_value(
     where = f"{field} (node {quote(node)})" if node is not None else field
     if isinstance(raw, str) and raw in NON_FINITE:
         raw = NON_FINITE[raw]
+    if isinstance(raw, OverflowingNumber):
+        raise GraphError(f"{where}: {raw.message()}", field=field, node=node)
     if isinstance(raw, bool) or not isinstance(raw, int | float | list):
         raise GraphError(
             f"{where}: expected a number or a nested list of numbers, got {describe(raw)}",
@@ -102,7 +118,9 @@ def parse_value(
             return freeze(np.array(float(raw), dtype=np.float64))
         except OverflowError:
             raise GraphError(
-                f"{where}: a number is too large for float64", field=field, node=node
+                f"{where}: a number is {TOO_LARGE}",
+                field=field,
+                node=node,
             ) from None
     size = declared_size(raw)
     if size > max_elements:
@@ -134,6 +152,8 @@ def parse_value(
         )
     if kinds - {int, float}:
         bad = [x for x in flat if type(x) not in (int, float) and not is_non_finite_name(x)]
+        if bad and isinstance(bad[0], OverflowingNumber):
+            raise GraphError(f"{where}: {bad[0].message()}", field=field, node=node)
         if bad:  # a list, not next(..., None): a null element must not pass as "none found"
             raise GraphError(
                 f"{where}: every element must be a number, got {describe(bad[0])}",
@@ -148,8 +168,36 @@ def parse_value(
         return freeze(grid.astype(np.float64))
     except OverflowError:
         raise GraphError(
-            f"{where}: a number is too large for float64", field=field, node=node
+            f"{where}: a number is {TOO_LARGE}",
+            field=field,
+            node=node,
         ) from None
+
+
+class OverflowingNumber:
+    """A JSON number literal beyond float64 (``1e400``), kept as its text.
+
+    json.loads turns such a literal into inf, indistinguishable from an infinity sent on
+    purpose; a body parsed with ``json.loads(..., parse_float=json_float)`` keeps it as this
+    instead, and parse_value reports it as too large, naming the field and the node.
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def message(self) -> str:
+        shown = self.text if len(self.text) <= 20 else self.text[:12] + "…"
+        return f"the number {shown} is {TOO_LARGE}"
+
+    def __repr__(self) -> str:
+        return f"OverflowingNumber({self.text[:20]!r})"
+
+
+def json_float(text: str) -> float | OverflowingNumber:
+    """A ``parse_float`` hook for json.loads: the float, or an OverflowingNumber past float64
+    (an overflowing literal; the NaN and Infinity tokens go to parse_constant, not here)."""
+    value = float(text)
+    return OverflowingNumber(text) if math.isinf(value) else value
 
 
 def declared_size(raw: list) -> int:
@@ -209,6 +257,7 @@ def build_graph(
             field="graph.nodes",
         )
     nodes: dict[str, Node] = {}
+    lookalikes = Lookalikes()
     for i, spec in enumerate(spec_nodes):
         nodes_field = f"graph.nodes[{i}]"
         node_id = spec.get("id")
@@ -216,6 +265,7 @@ def build_graph(
             raise GraphError(
                 f"{nodes_field}.id: every node needs a non-empty id", field=nodes_field
             )
+        check_name_text(node_id, f"{nodes_field}.id", "ids")
         if "->" in node_id:
             raise GraphError(
                 f"{nodes_field}.id: {quote(node_id)}: ids may not contain '->', which edge ids "
@@ -234,9 +284,17 @@ def build_graph(
                 field=f"{nodes_field}.id",
                 node=node_id,
             )
+        check_name_rules(node_id, f"{nodes_field}.id", lookalikes)
         nodes[node_id] = make_node(spec, nodes_field, node_id, settings.max_elements)
 
     for node_id, raw in (overrides or {}).items():
+        problem = character_problem(node_id) if isinstance(node_id, str) else None
+        if problem:
+            raise GraphError(
+                f"values: the key {quote(node_id)} {problem}; it cannot name a node",
+                field="values",
+                node=node_id,
+            )
         if node_id not in nodes:
             raise GraphError(
                 f"values.{node_id[:60]}: no node with id {quote(node_id)}",
@@ -309,6 +367,11 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
             f"{where}.params: node {node_id!r}: {e}", field=f"{where}.params", node=node_id
         ) from None
     label = spec.get("label") or node_id
+    if isinstance(label, str) and label is not node_id:
+        check_name_text(label, f"{where}.label", "labels", node_id)
+    group = spec.get("group")
+    if isinstance(group, str):
+        check_name_text(group, f"{where}.group", "groups", node_id)
     node = Node(
         id=node_id,
         op=op,
@@ -316,7 +379,7 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
         label=str(label),
         requires_grad=bool(spec.get("requires_grad", True)),
         params=params,
-        group=spec.get("group"),
+        group=group,
         field=where,
     )
     if node.is_leaf:
@@ -336,6 +399,43 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
             node=node_id,
         )
     return node
+
+
+def check_name_text(text: str, field: str, what: str, node: str | None = None) -> None:
+    """Refuse a lone surrogate, control or format character (backprop_viz.core.identifiers,
+    rule 2) in an id, label or group, naming the field and the node."""
+    problem = character_problem(text)
+    if problem:
+        raise GraphError(
+            f"{field}: {quote(text)} {problem}; {what} may not contain control, invisible or "
+            "bidirectional-override characters",
+            field=field,
+            node=node if node is not None else text,
+        )
+
+
+def check_name_rules(node_id: str, field: str, lookalikes: Lookalikes) -> None:
+    """Rules 1, 3 and 4 of backprop_viz.core.identifiers for a node id: NFKC form, one script,
+    and no look-alike of an earlier id of the graph."""
+    if node_id.isascii() and not lookalikes.any_non_ascii:
+        lookalikes.add(node_id)
+        return
+    normal = nfkc(node_id)
+    if normal != node_id:
+        raise GraphError(
+            f"{field}: {quote(node_id)} is not in NFKC normal form, which names are compared "
+            f"in (it would be {quote(normal)}); write it so",
+            field=field,
+            node=node_id,
+        )
+    problem = script_problem(node_id)
+    if problem:
+        raise GraphError(f"{field}: {quote(node_id)} {problem}", field=field, node=node_id)
+    earlier = lookalikes.add(node_id)
+    if earlier is not None:
+        raise GraphError(
+            f"{field}: {lookalike_message(node_id, earlier)}", field=field, node=node_id
+        )
 
 
 def topological_order(nodes: dict[str, Node]) -> list[str]:

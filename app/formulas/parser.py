@@ -12,6 +12,12 @@ again gets a new node, ``t'``).
 The text is only ever given to ``ast.parse``; every node of the tree is checked against a
 whitelist and turned into graph nodes by hand. Nothing is passed to eval, exec, compile or
 sympify, and the limits on length, depth, size and exponents are checked before any work.
+
+Names follow backprop_viz.core.identifiers: NFKC-normalised (``ｘ`` is ``x``, as Python reads
+it), one script per name, no look-alikes of another name (Cyrillic ``х`` beside ``x``). A
+character that is not plain text (a lone surrogate, a control or bidirectional-override
+character) is refused at its line and column before parsing. A number beyond float64 (``1e400``,
+a 400-digit integer) is refused as too large for a 64-bit float.
 """
 
 from __future__ import annotations
@@ -22,12 +28,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backprop_viz.core.graph import GraphError
+from backprop_viz.core.identifiers import (
+    Lookalikes,
+    describe_character,
+    is_unsafe,
+    lookalike_message,
+    script_problem,
+)
 from backprop_viz.core.ops import MAX_EXPONENT, formula_functions
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
 MAX_NODES = 300
 DEFAULT_VALUE = 1.0
+FLOAT64_MAX = 1.7976931348623157e308
+LAYOUT_CHARACTERS = frozenset("\n\r\t")
 
 # name -> (op, the params a call fixes), from the op catalogue: sqrt(x) is pow with p = 0.5.
 FUNCTIONS = formula_functions()
@@ -126,6 +141,7 @@ def parse_expression(text: str) -> Parsed:
         raise ExpressionError(
             f"the program is {len(text)} characters long; at most {MAX_LENGTH} are allowed"
         )
+    check_characters(text)
     check_bracket_depth(text)
     try:
         tree = ast.parse(text, mode="exec")
@@ -139,6 +155,24 @@ def parse_expression(text: str) -> Parsed:
         raise ExpressionError(
             "the formula is too long a chain for one line; split it over several lines"
         ) from None
+
+
+def check_characters(text: str) -> None:
+    """Refuse what is not plain text at its line and column, before ast.parse sees it: a lone
+    surrogate, a control or format character (newlines and tabs are layout, not controls)."""
+    if text.isascii() and all(ch.isprintable() or ch in LAYOUT_CHARACTERS for ch in text):
+        return
+    line, column = 1, 0
+    for ch in text:
+        column += 1
+        if ch == "\n":
+            line, column = line + 1, 0
+        elif ch not in LAYOUT_CHARACTERS and is_unsafe(ch):
+            raise ExpressionError(
+                f"invalid character {describe_character(ch)}; a formula is plain text",
+                line,
+                column,
+            )
 
 
 def check_bracket_depth(text: str) -> None:
@@ -166,6 +200,8 @@ class Builder:
         self.bound: dict[str, str] = {}  # name -> id of the node it names now
         self.ids: set[str] = set()
         self.counter = 0
+        self.names = Lookalikes()
+        self.seen_names: set[str] = set()
 
     def build(self, tree: ast.Module) -> Parsed:
         if not tree.body:
@@ -230,6 +266,7 @@ class Builder:
         raise self.error(node, f"{WHAT.get(type(node), type(node).__name__)} is not allowed")
 
     def power(self, node: ast.BinOp, depth: int, name: str | None) -> str:
+        self.check_not_too_large(node.right)
         exponent = literal_number(node.right)
         if exponent is None:
             raise self.error(
@@ -277,6 +314,7 @@ class Builder:
         return node.id
 
     def constant(self, node: ast.Constant, negate: bool = False) -> str:
+        self.check_not_too_large(node)
         value = literal_number(node)
         if value is None:
             raise self.error(
@@ -346,11 +384,38 @@ class Builder:
             size = 1 + sum(self.parsed.size[i] for i in term[1])
         self.parsed.size[spec["id"]] = size
 
+    def check_not_too_large(self, node: ast.AST) -> None:
+        """A number literal beyond float64 says so (ast reads 1e400 as inf)."""
+        while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            node = node.operand
+        if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+            return
+        value = node.value
+        if (isinstance(value, float) and math.isinf(value)) or (
+            isinstance(value, int) and abs(value) > FLOAT64_MAX
+        ):
+            text = ast.get_source_segment(self.text, node) or ""
+            shown = text if len(text) <= 20 else f"{text[:12]}… ({len(text)} characters)"
+            raise self.error(
+                node,
+                f"the number {shown} is too large for a 64-bit float (at most about 1.8e308)",
+            )
+
     def check_name(self, name: str, where: ast.AST) -> None:
+        """A name as Python read it (NFKC-normalised), checked by the identifier rules."""
+        if name in self.seen_names:
+            return
         if name.startswith("_"):
             raise self.error(where, f"names starting with _ are reserved: {name!r}")
         if len(name) > 40:
             raise self.error(where, "names are at most 40 characters")
+        problem = script_problem(name)
+        if problem:
+            raise self.error(where, f"the name {name!r} {problem}")
+        earlier = self.names.add(name)
+        if earlier is not None:
+            raise self.error(where, lookalike_message(name, earlier))
+        self.seen_names.add(name)
 
     @staticmethod
     def error(node: ast.AST, message: str) -> ExpressionError:
@@ -371,8 +436,8 @@ def literal_number(node: ast.AST) -> float | None:
     value = node.value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if isinstance(value, int) and value.bit_length() > 1000:
-        return None
+    if isinstance(value, int) and abs(value) > FLOAT64_MAX:
+        return None  # Builder.check_not_too_large says why
     value = float(value)
     return value if math.isfinite(value) else None
 
