@@ -73,7 +73,7 @@ def get_example(example_id: str) -> dict[str, Any]:
     if example is None:
         raise HTTPException(
             status_code=404,
-            detail=f"no example with id {quote(example_id)}; known: {', '.join(EXAMPLES)}",
+            detail=f"no example {quote(example_id)}; known: {', '.join(EXAMPLES)}",
         )
     return example.detail()
 
