@@ -187,10 +187,37 @@ def internal_error_response() -> SafeJSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` in the one model (the catch-all is a middleware, see
-    ``InternalErrors``, so that it sits inside the security headers)."""
+    ``InternalErrors``, so that it sits inside the security headers), and publish that model
+    where FastAPI would declare its own validation error."""
     app.add_exception_handler(GraphError, graph_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_error_model_for_validation(fastapi_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_error_model_for_validation(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI adds a 422 with its ``HTTPValidationError`` (``detail`` an array) to a route
+    that declares none, such as one with only a path parameter; the handler above answers those
+    in ``ErrorResponse``, so that is what the schema says."""
+    ref = "#/components/schemas/ErrorResponse"
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            response = operation.get("responses", {}).get("422")
+            content = (response or {}).get("content", {}).get("application/json", {})
+            if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                response["description"] = ERROR_DESCRIPTIONS[422]
+                content["schema"] = {"$ref": ref}
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
 
 
 class InternalErrors:

@@ -17,6 +17,7 @@ from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.formulas.symbolic import symbolic_report
 from backprop_viz.settings import Settings
 from backprop_viz.sources import build_source_graph
+from backprop_viz.web.errors import error_responses
 from backprop_viz.web.schemas import (
     ExampleDetail,
     ExampleSummary,
@@ -33,13 +34,13 @@ from backprop_viz.web.schemas import (
 router = APIRouter(prefix="/api")
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, responses=error_responses())
 def get_health() -> dict[str, str]:
     """Liveness: the server answers."""
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/ops", response_model=list[OpInfo])
+@router.get("/ops", response_model=list[OpInfo], responses=error_responses())
 def list_ops() -> list[dict[str, Any]]:
     """Every op: arity, symbol, formulas and the source of its layer class."""
     return [
@@ -60,13 +61,13 @@ def list_ops() -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/examples", response_model=list[ExampleSummary])
+@router.get("/examples", response_model=list[ExampleSummary], responses=error_responses())
 def list_examples() -> list[dict[str, Any]]:
     """The chapter 5 presets, in the book's order."""
     return [example.summary() for example in EXAMPLES.values()]
 
 
-@router.get("/examples/{example_id}", response_model=ExampleDetail)
+@router.get("/examples/{example_id}", response_model=ExampleDetail, responses=error_responses(404))
 def get_example(example_id: str) -> dict[str, Any]:
     """One preset with its graph spec and the book's values."""
     example = EXAMPLES.get(example_id)
@@ -81,7 +82,7 @@ def get_example(example_id: str) -> dict[str, Any]:
 @router.post(
     "/trace",
     response_model=TraceResponse,
-    responses={422: {"description": "The request names a bad field or node; see 'detail'."}},
+    responses=error_responses(422),
 )
 def create_trace(body: TraceRequest, request: Request) -> Response:
     """Run forward and backward and return every step, value and gradient."""
@@ -99,7 +100,12 @@ def create_trace(body: TraceRequest, request: Request) -> Response:
     return Response(dumps(payload), media_type="application/json")
 
 
-@router.post("/parse", response_model=ParseResponse, response_model_exclude_none=True)
+@router.post(
+    "/parse",
+    response_model=ParseResponse,
+    response_model_exclude_none=True,
+    responses=error_responses(422),
+)
 def parse_formula(body: ParseRequest) -> dict[str, Any]:
     """The graph spec of an expression, without running it."""
     parsed = parse_expression(body.expression)
@@ -109,7 +115,7 @@ def parse_formula(body: ParseRequest) -> dict[str, Any]:
     }
 
 
-@router.post("/gradcheck", response_model=GradcheckResponse)
+@router.post("/gradcheck", response_model=GradcheckResponse, responses=error_responses(422))
 def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
     """The book's gradient check: backprop against the numerical gradient, leaf by leaf."""
     settings: Settings = request.app.state.settings

@@ -81,8 +81,38 @@ class GraphSpec(Strict):
     output: str = Field(description="Id of the node whose gradient is traced back.")
 
 
+# The exactly-one-source rule of TraceRequest as JSON Schema: each branch holds when its source
+# is given and not null, and oneOf asks for exactly one branch. (The properties stay nullable,
+# as the server takes {"graph": null, "example": "apple"}.)
+EXACTLY_ONE_SOURCE = [
+    {"required": ["graph"], "properties": {"graph": {"type": "object"}}},
+    {"required": ["example"], "properties": {"example": {"type": "string"}}},
+    {"required": ["expression"], "properties": {"expression": {"type": "string"}}},
+]
+
+# Requests that trace: the book's apple (5.4.1) with an edited price, a formula, a small graph.
+SMALL_GRAPH = {
+    "nodes": [
+        {"id": "x", "op": "input", "value": 2.0},
+        {"id": "y", "op": "input", "value": 3.0},
+        {"id": "z", "op": "mul", "inputs": ["x", "y"]},
+    ],
+    "output": "z",
+}
+TRACE_EXAMPLES = [
+    {"example": "apple", "values": {"apple": 150}},
+    {"expression": "t = x + y; z = t ** 2", "values": {"x": 1, "y": 2}},
+    {"graph": SMALL_GRAPH, "dout": 1.3},
+    {"example": "sigmoid", "expand": ["y"]},
+]
+
+
 class TraceRequest(Strict):
     """What to trace: exactly one of graph, example, expression; leaf overrides; the seed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": EXACTLY_ONE_SOURCE, "examples": TRACE_EXAMPLES}
+    )
 
     graph: GraphSpec | None = Field(default=None, description="A graph spec to trace.")
     example: str | None = Field(
@@ -289,6 +319,17 @@ class ParseResponse(BaseModel):
 
 class GradcheckRequest(TraceRequest):
     """What /api/trace takes, plus the settings of the numerical side."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": EXACTLY_ONE_SOURCE,
+            "examples": [
+                {"example": "apple"},
+                {"expression": "(x + y) ** 2", "values": {"x": 1, "y": 2}, "h": 1e-5},
+                {"graph": SMALL_GRAPH, "rtol": 1e-6, "max_evaluations": 100, "seed": 1},
+            ],
+        }
+    )
 
     h: float = Field(
         default=1e-4,
