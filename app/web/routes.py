@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from backprop_viz import __version__
 from backprop_viz.checks.gradcheck import gradient_check
@@ -68,7 +68,16 @@ def list_examples() -> list[dict[str, Any]]:
 
 
 @router.get("/examples/{example_id}", response_model=ExampleDetail, responses=error_responses(404))
-def get_example(example_id: str) -> dict[str, Any]:
+def get_example(
+    example_id: Annotated[
+        str,
+        Path(
+            description="A preset id from GET /api/examples.",
+            examples=["apple"],
+            json_schema_extra={"enum": list(EXAMPLES)},
+        ),
+    ],
+) -> dict[str, Any]:
     """One preset with its graph spec and the book's values."""
     example = EXAMPLES.get(example_id)
     if example is None:

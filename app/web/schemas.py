@@ -18,6 +18,9 @@ from pydantic import (
     model_validator,
 )
 
+from backprop_viz.core.ops import OPS
+from backprop_viz.examples import EXAMPLES
+
 VALUE_DOC = (
     'A number, a nested list of numbers (any shape), the strings "NaN", "Infinity", '
     '"-Infinity", or (responses only) a summary {shape, summary, preview} of a large array.'
@@ -30,7 +33,10 @@ MAX_SPEC_NODES = 20_000
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request model: no unknown fields, and no coercion (false is not the number 0, "1e-4"
+    is not a number), so the server accepts exactly what the published schema says."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NodeSpec(Strict):
@@ -40,7 +46,11 @@ class NodeSpec(Strict):
         description="Unique id; other nodes name it in their inputs.", examples=["apple"]
     )
     op: str = Field(
-        description="The op: 'input' for a leaf, or one of GET /api/ops.", examples=["mul"]
+        description="The op: 'input' for a leaf, or one of GET /api/ops.",
+        examples=["mul"],
+        # in the schema, so that generated graphs use real ops; the engine checks the name
+        # itself and says which node has an unknown one
+        json_schema_extra={"enum": list(OPS)},
     )
     inputs: list[str] = Field(
         default_factory=list, description="Ids of the nodes feeding this one, in port order."
@@ -116,7 +126,10 @@ class TraceRequest(Strict):
 
     graph: GraphSpec | None = Field(default=None, description="A graph spec to trace.")
     example: str | None = Field(
-        default=None, description="A preset id from GET /api/examples.", examples=["apple"]
+        default=None,
+        description="A preset id from GET /api/examples.",
+        examples=["apple"],
+        json_schema_extra={"enum": [*EXAMPLES, None]},
     )
     expression: str | None = Field(
         default=None,
