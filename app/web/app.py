@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backprop_viz import __version__
 from backprop_viz.encoding import dumps
 from backprop_viz.settings import Settings
+from backprop_viz.web.docs import install_docs
 from backprop_viz.web.errors import (
     InternalErrors,
     SafeJSONResponse,
@@ -19,6 +20,7 @@ from backprop_viz.web.errors import (
     install_error_handlers,
 )
 from backprop_viz.web.routes import router
+from backprop_viz.web.security import SecurityHeaders
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,12 +34,6 @@ def resource_dir(name: str) -> Path:
     raise RuntimeError(f"backprop-viz is installed without its {name}/ folder")
 
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app with its limits (from the environment unless given)."""
     settings = settings or Settings.from_env()
@@ -48,9 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Deep Learning from Scratch, chapter 5.",
         # FastAPI's own JSON response cannot encode a lone surrogate a client sent in an id.
         default_response_class=SafeJSONResponse,
+        # FastAPI's /docs and /redoc load from a CDN with an inline script; ours are vendored
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(router)
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
     templates = Jinja2Templates(directory=resource_dir("templates"))
 
@@ -66,32 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InternalErrors)
     app.add_middleware(SecurityHeaders)
     return app
-
-
-class SecurityHeaders:
-    """A strict Content-Security-Policy (scripts from 'self' only) and no sniffing."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        is_docs = scope["path"] in ("/docs", "/redoc")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"no-referrer"))
-                headers.append((b"x-frame-options", b"DENY"))
-                if not is_docs:
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class BodySizeLimit:

@@ -95,9 +95,8 @@ class GraphSpec(Strict):
 # is given and not null, and oneOf asks for exactly one branch. (The properties stay nullable,
 # as the server takes {"graph": null, "example": "apple"}.)
 EXACTLY_ONE_SOURCE = [
-    {"required": ["graph"], "properties": {"graph": {"type": "object"}}},
-    {"required": ["example"], "properties": {"example": {"type": "string"}}},
-    {"required": ["expression"], "properties": {"expression": {"type": "string"}}},
+    {"required": [source], "properties": {source: {"not": {"type": "null"}}}}
+    for source in ("graph", "example", "expression")
 ]
 
 # Requests that trace: the book's apple (5.4.1) with an edited price, a formula, a small graph.
