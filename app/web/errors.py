@@ -160,6 +160,8 @@ async def http_error_handler(request: Request, exc: Exception) -> SafeJSONRespon
     body that cannot be used, so a client handles one status and one shape for them all."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.__cause__ is not None:
+        if is_out_of_memory(exc.__cause__):  # parsing a body can run out of memory too
+            return out_of_memory_response()
         return error_response(422, unparsable_body_message(exc.__cause__), "body")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     field = None

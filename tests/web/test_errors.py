@@ -12,6 +12,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 from specs import graph, leaf, op
+from starlette.requests import Request
 
 from backprop_viz.core.layers import MulLayer
 from backprop_viz.encoding import dumps
@@ -82,6 +83,18 @@ def test_memory_error_outside_the_routes_is_a_503(quiet_client):
 
     r = quiet_client.get("/api/explode")
     assert assert_error_model(r, 503)["field"] is None
+    assert r.headers["retry-after"].isdigit()
+
+
+def test_memory_error_while_parsing_the_body_is_a_503_not_a_422(quiet_client, monkeypatch):
+    # FastAPI turns any failure to parse a body into a 400; running out of memory is none of
+    # the client's doing
+    async def out_of_memory(self):
+        raise MemoryError
+
+    monkeypatch.setattr(Request, "json", out_of_memory)
+    r = quiet_client.post("/api/trace", json={"example": "apple"})
+    assert "out of memory" in assert_error_model(r, 503)["detail"]
     assert r.headers["retry-after"].isdigit()
 
 
