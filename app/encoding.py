@@ -168,5 +168,12 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
 
 
 def dumps(payload: Any) -> bytes:
-    """Compact JSON; allow_nan=False proves no NaN slipped through unencoded."""
-    return json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON of any payload a client's strings can end up in.
+
+    allow_nan=False proves no NaN slipped through unencoded. A lone surrogate ("\\ud800", which
+    JSON lets a client send) has no UTF-8 form; ``backslashreplace`` writes it as the JSON escape
+    ``\\ud800`` (json.dumps only puts text inside string literals, where that escape means the
+    same code point), so encoding never fails.
+    """
+    text = json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace")

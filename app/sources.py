@@ -35,7 +35,7 @@ def build_source_graph(
         preset = EXAMPLES.get(example)
         if preset is None:
             raise GraphError(
-                f"example: no preset {quote(example)}; known: {', '.join(EXAMPLES)}",
+                f"example: no example {quote(example)}; known: {', '.join(EXAMPLES)}",
                 field="example",
             )
         nodes, output, default_dout = preset.nodes, preset.output, preset.dout

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backprop_viz import __version__
-from backprop_viz.core.graph import GraphError
+from backprop_viz.encoding import dumps
 from backprop_viz.settings import Settings
+from backprop_viz.web.docs import install_docs
+from backprop_viz.web.errors import (
+    InternalErrors,
+    SafeJSONResponse,
+    error_body,
+    install_error_handlers,
+)
 from backprop_viz.web.routes import router
+from backprop_viz.web.security import SecurityHeaders
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,12 +34,6 @@ def resource_dir(name: str) -> Path:
     raise RuntimeError(f"backprop-viz is installed without its {name}/ folder")
 
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app with its limits (from the environment unless given)."""
     settings = settings or Settings.from_env()
@@ -45,9 +42,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Step-by-step forward and backward traces of the computational graphs of "
         "Deep Learning from Scratch, chapter 5.",
+        # FastAPI's own JSON response cannot encode a lone surrogate a client sent in an id.
+        default_response_class=SafeJSONResponse,
+        # FastAPI's /docs and /redoc load from a CDN with an inline script; ours are vendored
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(router)
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
     templates = Jinja2Templates(directory=resource_dir("templates"))
 
@@ -56,69 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The interactive page."""
         return templates.TemplateResponse(request, "index.html", {"version": __version__})
 
-    app.add_exception_handler(GraphError, graph_error_handler)
-    app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    # The last added is the outermost: the headers go on every response, the 413 included.
+    install_error_handlers(app)
+    # The last added is the outermost: the security headers go on every response, the 413 and
+    # the catch-all's 500 included.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InternalErrors)
     app.add_middleware(SecurityHeaders)
     return app
-
-
-async def graph_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GraphError)
-    content = {"detail": exc.message, "field": exc.field, "node": exc.node}
-    for where in ("line", "column"):
-        if getattr(exc, where, None) is not None:
-            content[where] = getattr(exc, where)
-    return JSONResponse(status_code=422, content=content)
-
-
-async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422 list of {loc, msg, type}, without echoing the input back: a rejected
-    body of megabytes must not come back as a response of megabytes."""
-    assert isinstance(exc, RequestValidationError)
-    errors = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return JSONResponse(status_code=422, content={"detail": errors})
-
-
-async def http_error_handler(request: Request, exc: Exception) -> Response:
-    """FastAPI's own handler, except that a body too deeply nested to parse says so."""
-    assert isinstance(exc, StarletteHTTPException)
-    if isinstance(exc, BodyTooLarge):
-        return JSONResponse(status_code=413, content={"detail": exc.detail, "field": "body"})
-    if isinstance(exc.__cause__, RecursionError):
-        return JSONResponse(
-            status_code=422,
-            content={"detail": "body: the JSON is nested too deeply to parse", "field": "body"},
-        )
-    return await http_exception_handler(request, exc)
-
-
-class SecurityHeaders:
-    """A strict Content-Security-Policy (scripts from 'self' only) and no sniffing."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        is_docs = scope["path"] in ("/docs", "/redoc")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"no-referrer"))
-                headers.append((b"x-frame-options", b"DENY"))
-                if not is_docs:
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class BodySizeLimit:
@@ -153,7 +100,7 @@ class BodySizeLimit:
             await self.reject(send)
 
     async def reject(self, send: Send) -> None:
-        body = json.dumps({"detail": too_large_message(self.max_bytes), "field": "body"}).encode()
+        body = dumps(error_body(too_large_message(self.max_bytes), field="body"))
         await send(
             {
                 "type": "http.response.start",

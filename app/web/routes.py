@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from backprop_viz import __version__
 from backprop_viz.checks.gradcheck import gradient_check
@@ -17,6 +17,7 @@ from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.formulas.symbolic import symbolic_report
 from backprop_viz.settings import Settings
 from backprop_viz.sources import build_source_graph
+from backprop_viz.web.errors import error_responses
 from backprop_viz.web.schemas import (
     ExampleDetail,
     ExampleSummary,
@@ -33,33 +34,42 @@ from backprop_viz.web.schemas import (
 router = APIRouter(prefix="/api")
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, responses=error_responses())
 def get_health() -> dict[str, str]:
     """Liveness: the server answers."""
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/ops", response_model=list[OpInfo])
+@router.get("/ops", response_model=list[OpInfo], responses=error_responses())
 def list_ops() -> list[dict[str, Any]]:
     """Every op: arity, symbol, formulas, the source of its layer class, its formula function,
     whether it expands (and into which ops), and whether it has a sympy form and a JVP."""
     return [op_summary(op) for op in OPS.values()]
 
 
-@router.get("/examples", response_model=list[ExampleSummary])
+@router.get("/examples", response_model=list[ExampleSummary], responses=error_responses())
 def list_examples() -> list[dict[str, Any]]:
     """The chapter 5 presets, in the book's order."""
     return [example.summary() for example in EXAMPLES.values()]
 
 
-@router.get("/examples/{example_id}", response_model=ExampleDetail)
-def get_example(example_id: str) -> dict[str, Any]:
+@router.get("/examples/{example_id}", response_model=ExampleDetail, responses=error_responses(404))
+def get_example(
+    example_id: Annotated[
+        str,
+        Path(
+            description="A preset id from GET /api/examples.",
+            examples=["apple"],
+            json_schema_extra={"enum": list(EXAMPLES)},
+        ),
+    ],
+) -> dict[str, Any]:
     """One preset with its graph spec and the book's values."""
     example = EXAMPLES.get(example_id)
     if example is None:
         raise HTTPException(
             status_code=404,
-            detail=f"no example with id {quote(example_id)}; known: {', '.join(EXAMPLES)}",
+            detail=f"no example {quote(example_id)}; known: {', '.join(EXAMPLES)}",
         )
     return example.detail()
 
@@ -67,7 +77,7 @@ def get_example(example_id: str) -> dict[str, Any]:
 @router.post(
     "/trace",
     response_model=TraceResponse,
-    responses={422: {"description": "The request names a bad field or node; see 'detail'."}},
+    responses=error_responses(422),
 )
 def create_trace(body: TraceRequest, request: Request) -> Response:
     """Run forward and backward and return every step, value and gradient."""
@@ -85,7 +95,12 @@ def create_trace(body: TraceRequest, request: Request) -> Response:
     return Response(dumps(payload), media_type="application/json")
 
 
-@router.post("/parse", response_model=ParseResponse, response_model_exclude_none=True)
+@router.post(
+    "/parse",
+    response_model=ParseResponse,
+    response_model_exclude_none=True,
+    responses=error_responses(422),
+)
 def parse_formula(body: ParseRequest) -> dict[str, Any]:
     """The graph spec of an expression, without running it."""
     parsed = parse_expression(body.expression)
@@ -95,7 +110,7 @@ def parse_formula(body: ParseRequest) -> dict[str, Any]:
     }
 
 
-@router.post("/gradcheck", response_model=GradcheckResponse)
+@router.post("/gradcheck", response_model=GradcheckResponse, responses=error_responses(422))
 def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
     """The book's gradient check: backprop against the numerical gradient, leaf by leaf."""
     settings: Settings = request.app.state.settings

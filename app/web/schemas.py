@@ -18,7 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from backprop_viz.core.ops import formula_functions
+from backprop_viz.core.ops import OPS, formula_functions
+from backprop_viz.examples import EXAMPLES
 
 VALUE_DOC = (
     'A number, a nested list of numbers (any shape), the strings "NaN", "Infinity", '
@@ -32,7 +33,10 @@ MAX_SPEC_NODES = 20_000
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request model: no unknown fields, and no coercion (false is not the number 0, "1e-4"
+    is not a number), so the server accepts exactly what the published schema says."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NodeSpec(Strict):
@@ -42,7 +46,11 @@ class NodeSpec(Strict):
         description="Unique id; other nodes name it in their inputs.", examples=["apple"]
     )
     op: str = Field(
-        description="The op: 'input' for a leaf, or one of GET /api/ops.", examples=["mul"]
+        description="The op: 'input' for a leaf, or one of GET /api/ops.",
+        examples=["mul"],
+        # in the schema, so that generated graphs use real ops; the engine checks the name
+        # itself and says which node has an unknown one
+        json_schema_extra={"enum": list(OPS)},
     )
     inputs: list[str] = Field(
         default_factory=list, description="Ids of the nodes feeding this one, in port order."
@@ -83,12 +91,44 @@ class GraphSpec(Strict):
     output: str = Field(description="Id of the node whose gradient is traced back.")
 
 
+# The exactly-one-source rule of TraceRequest as JSON Schema: each branch holds when its source
+# is given and not null, and oneOf asks for exactly one branch. (The properties stay nullable,
+# as the server takes {"graph": null, "example": "apple"}.)
+EXACTLY_ONE_SOURCE = [
+    {"required": [source], "properties": {source: {"not": {"type": "null"}}}}
+    for source in ("graph", "example", "expression")
+]
+
+# Requests that trace: the book's apple (5.4.1) with an edited price, a formula, a small graph.
+SMALL_GRAPH = {
+    "nodes": [
+        {"id": "x", "op": "input", "value": 2.0},
+        {"id": "y", "op": "input", "value": 3.0},
+        {"id": "z", "op": "mul", "inputs": ["x", "y"]},
+    ],
+    "output": "z",
+}
+TRACE_EXAMPLES = [
+    {"example": "apple", "values": {"apple": 150}},
+    {"expression": "t = x + y; z = t ** 2", "values": {"x": 1, "y": 2}},
+    {"graph": SMALL_GRAPH, "dout": 1.3},
+    {"example": "sigmoid", "expand": ["y"]},
+]
+
+
 class TraceRequest(Strict):
     """What to trace: exactly one of graph, example, expression; leaf overrides; the seed."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": EXACTLY_ONE_SOURCE, "examples": TRACE_EXAMPLES}
+    )
+
     graph: GraphSpec | None = Field(default=None, description="A graph spec to trace.")
     example: str | None = Field(
-        default=None, description="A preset id from GET /api/examples.", examples=["apple"]
+        default=None,
+        description="A preset id from GET /api/examples.",
+        examples=["apple"],
+        json_schema_extra={"enum": [*EXAMPLES, None]},
     )
     expression: str | None = Field(
         default=None,
@@ -304,6 +344,17 @@ class ParseResponse(BaseModel):
 
 class GradcheckRequest(TraceRequest):
     """What /api/trace takes, plus the settings of the numerical side."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": EXACTLY_ONE_SOURCE,
+            "examples": [
+                {"example": "apple"},
+                {"expression": "(x + y) ** 2", "values": {"x": 1, "y": 2}, "h": 1e-5},
+                {"graph": SMALL_GRAPH, "rtol": 1e-6, "max_evaluations": 100, "seed": 1},
+            ],
+        }
+    )
 
     h: float = Field(
         default=1e-4,
