@@ -32,6 +32,7 @@ Public API::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -139,7 +140,9 @@ class TraceRecorder:
 
     def keep(self, value: Any) -> np.ndarray:
         """A layer's fresh output or gradient, made read-only (no copy is needed)."""
-        return freeze(np.asarray(value, dtype=np.float64))
+        value = np.asarray(value, dtype=np.float64)
+        value.flags.writeable = False  # graph.freeze, inline: this runs for every array
+        return value
 
     def keep_leaf(self, value: Any) -> np.ndarray:
         """A caller's leaf value, copied before it is frozen: the caller keeps its array."""
@@ -304,17 +307,19 @@ def forward(
     """Every node's value in topological order, and the layer that computed each op node."""
     values: dict[str, np.ndarray] = {}
     layers: dict[str, Any] = {}
+    nodes, keep = graph.nodes, recorder.keep
     for node_id in graph.order:
-        node = graph.nodes[node_id]
+        node = nodes[node_id]
         if node.is_leaf:
             given = leaves.get(node_id) if leaves else None
             values[node_id] = node.value if given is None else recorder.keep_leaf(given)
             continue
         inputs = [values[s] for s in node.inputs]
-        if node.op.check_values:
+        op = node.op
+        if op.check_values:
             check_values(node, inputs)
-        layer = node.op.make_layer(node.params)
-        out = recorder.keep(node.op.run_forward(layer, inputs))
+        layer = op.make_layer(node.params)
+        out = keep(op.run_forward(layer, inputs))
         layers[node_id] = layer
         values[node_id] = out
         recorder.forward(node, inputs, out)
@@ -336,26 +341,28 @@ def backward(
     """Every node's gradient, in reverse topological order from ``seed`` at the output."""
     grads: dict[str, np.ndarray | None] = dict.fromkeys(graph.order)
     incoming: dict[str, list[tuple[Edge, np.ndarray]]] = {n: [] for n in graph.order}
+    nodes, inputs_of, keep = graph.nodes, graph.inputs, recorder.keep
     for node_id in reversed(graph.order):
-        node = graph.nodes[node_id]
+        node = nodes[node_id]
+        parts = incoming[node_id]
         if node_id == graph.output:
             dout = seed
+        elif len(parts) == 1:
+            dout = parts[0][1]
+        elif parts:
+            dout = accumulate(graph, node_id, parts, recorder)
         else:
-            dout = accumulate(graph, node_id, incoming[node_id], recorder)
-        if dout is None:
-            continue
-        if node.is_leaf and not node.requires_grad:
+            continue  # the gradient does not reach this node
+        is_leaf = node.is_leaf
+        if is_leaf and not node.requires_grad:
             continue
         grads[node_id] = dout
         recorder.gradient(node_id, dout, grads)
-        if node.is_leaf:
+        if is_leaf:
             continue
         layer = layers[node_id]
-        sent = [
-            None if grad is None else recorder.keep(grad)
-            for grad in node.op.run_backward(layer, dout)
-        ]
-        for edge, grad in zip(graph.inputs[node_id], sent, strict=True):
+        sent = [None if g is None else keep(g) for g in node.op.run_backward(layer, dout)]
+        for edge, grad in zip(inputs_of[node_id], sent, strict=True):
             if grad is not None:
                 incoming[edge.source].append((edge, grad))
         recorder.backward(node, layer, dout, sent)
@@ -364,10 +371,9 @@ def backward(
 
 def accumulate(
     graph: Graph, node_id: str, parts: list[tuple[Edge, np.ndarray]], recorder: Recorder
-) -> np.ndarray | None:
-    """The node's gradient: the one part that arrived, or the sum of all (a fork)."""
-    if len(parts) <= 1:
-        return parts[0][1] if parts else None
+) -> np.ndarray:
+    """The gradient of a fork: the sum of its parts, in the order of the consumers (and
+    ports), so that every recorder adds them up the same way."""
     position = graph.position
     parts = sorted(parts, key=lambda p: (position[p[0].target], p[0].port))
     total = parts[0][1]
@@ -390,6 +396,7 @@ def local_derivatives(graph: Graph, node: Node, layer: Any) -> list[float | None
 
 
 def all_finite(value: np.ndarray) -> bool:
-    """True if no element is NaN or infinite. The sum is one pass with no temporary array;
-    only when it is not finite (a NaN, an infinity, or an overflow of the sum) look closer."""
-    return bool(np.isfinite(value.sum())) or bool(np.isfinite(value).all())
+    """True if no element is NaN or infinite. The sum of squares (BLAS, one pass, no temporary
+    array, faster than ``sum``) is finite unless one is; only if it is not (a NaN, an infinity,
+    or squares too large) look closer."""
+    return math.isfinite(np.vdot(value, value)) or bool(np.isfinite(value).all())

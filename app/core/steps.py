@@ -25,7 +25,7 @@ class Encoder(Protocol):
     def number(self, x: float | None) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepInput:
     """The value arriving at a node along one input edge."""
 
@@ -34,7 +34,7 @@ class StepInput:
     value: np.ndarray
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EdgeGradient:
     """The gradient a node sends back along one input edge, with the formula that made it."""
 
@@ -48,7 +48,7 @@ class EdgeGradient:
     """None where the input takes no gradient (the labels t of Softmax-with-Loss)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GradientPart:
     """One consumer's share of the gradient of a node that feeds several (a fork)."""
 
@@ -57,7 +57,7 @@ class GradientPart:
     grad: np.ndarray
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ForwardStep:
     """A node's layer ran ``forward``: its input values, edge by edge, and its output."""
 
@@ -79,7 +79,7 @@ class ForwardStep:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BackwardStep:
     """A node's layer ran ``backward(dout)``: the gradient sent along each input edge."""
 
@@ -109,7 +109,7 @@ class BackwardStep:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccumulateStep:
     """The gradients arriving at a fork from each consumer, and their sum (the node's gradient)."""
 

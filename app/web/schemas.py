@@ -271,7 +271,7 @@ class AccumulateStep(Strict):
     phase: Literal["accumulate"]
     index: int
     node: str
-    parts: list[StepPart] = Field(description="In the order of the consumers' backward steps.")
+    parts: list[StepPart] = Field(description="By consumer, in topological order, then by port.")
     sum: WireValue = Field(description="Their sum: the node's gradient. " + VALUE_DOC)
 
 

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from specs import APPLE, leaf, op
 
-from backprop_viz.core.engine import run_graph
+from backprop_viz.core.engine import (
+    NullRecorder,
+    Trace,
+    TraceRecorder,
+    forward_backward,
+    forward_output,
+    run,
+    run_graph,
+)
 from backprop_viz.core.graph import GraphError, build_graph
 from backprop_viz.core.ops import OPS
 from backprop_viz.core.steps import BackwardStep, ForwardStep
@@ -394,3 +402,93 @@ def test_run_graph_sum_along_an_axis_broadcasts_dout_back():
     result = trace(nodes, "s", dout=[2.0, 3.0])
     np.testing.assert_array_equal(result.values["s"], [6.0, 15.0])
     np.testing.assert_array_equal(result.grads["x"], [[2.0, 2.0, 2.0], [3.0, 3.0, 3.0]])
+
+
+# --- the null recorder: the same layers, nothing kept -----------------------------------------
+
+
+def book_net():
+    from backprop_viz.examples import EXAMPLES
+
+    example = EXAMPLES["two_layer_net"]
+    return build_graph(example.nodes, example.output, SETTINGS)
+
+
+@pytest.mark.parametrize("nodes,output", [(APPLE, "price"), (FORK, "z")], ids=["apple", "fork"])
+def test_run_with_the_null_recorder_gives_the_traced_numbers_to_the_last_digit(nodes, output):
+    graph = build_graph(nodes, output, SETTINGS)
+    traced = run_graph(graph)
+    plain = run(graph)
+    assert not isinstance(plain, Trace)
+    for node_id in graph.order:
+        np.testing.assert_array_equal(plain.values[node_id], traced.values[node_id])
+        if traced.grads[node_id] is None:
+            assert plain.grads[node_id] is None
+        else:
+            np.testing.assert_array_equal(plain.grads[node_id], traced.grads[node_id])
+
+
+def test_forward_backward_of_the_two_layer_net_equals_the_traced_run():
+    graph = book_net()
+    traced = run_graph(graph)
+    loss, grads = forward_backward(graph)
+    assert float(loss) == float(traced.values["loss"])
+    for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(grads[name], traced.grads[name])
+    assert grads["x"] is None and grads["t"] is None  # data: no gradient
+
+
+def test_run_with_the_null_recorder_keeps_no_steps_and_freezes_nothing():
+    graph = book_net()
+    result = run(graph, recorder=NullRecorder())
+    assert not hasattr(result, "steps")
+    for node_id in ("affine1", "relu1", "affine2"):
+        assert result.values[node_id].flags.writeable
+        assert result.grads[node_id].flags.writeable
+    assert result.grads["W1"].flags.writeable
+
+
+def test_forward_backward_leaves_replace_weights_without_rebuilding_the_graph():
+    graph = book_net()
+    W1 = np.array(graph.nodes["W1"].value) * 2
+    loss, grads = forward_backward(graph, {"W1": W1})
+    rebuilt = run_graph(build_graph(book_net_spec(), "loss", SETTINGS, {"W1": W1.tolist()}))
+    assert float(loss) == float(rebuilt.values["loss"])
+    np.testing.assert_array_equal(grads["W1"], rebuilt.grads["W1"])
+    assert float(loss) != float(run_graph(graph).values["loss"])
+    assert W1.flags.writeable  # the caller's array is used, not frozen
+
+
+def book_net_spec():
+    from backprop_viz.examples import EXAMPLES
+
+    return EXAMPLES["two_layer_net"].nodes
+
+
+def test_a_training_step_through_forward_backward_lowers_the_loss():
+    """The book's SGD update (4.5.2) on the null recorder: W -= lr * dW, in place."""
+    graph = book_net()
+    weights = {n: np.array(graph.nodes[n].value) for n in ("W1", "b1", "W2", "b2")}
+    losses = []
+    for _ in range(5):
+        loss, grads = forward_backward(graph, weights)
+        losses.append(float(loss))
+        for name, w in weights.items():
+            w -= 0.1 * grads[name]
+    assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0]
+
+
+def test_run_with_the_trace_recorder_copies_a_given_leaf_before_freezing_it():
+    graph = build_graph(APPLE, "price", SETTINGS)
+    apple = np.array(150.0)
+    traced = run(graph, leaves={"apple": apple}, recorder=TraceRecorder(graph))
+    assert isinstance(traced, Trace)
+    assert float(traced.values["price"]) == pytest.approx(330.0)
+    assert apple.flags.writeable
+    assert not traced.values["apple"].flags.writeable
+
+
+def test_forward_output_is_the_traced_output_with_leaves_replaced():
+    graph = build_graph(APPLE, "price", SETTINGS)
+    assert float(forward_output(graph, {})) == float(run_graph(graph).values["price"])
+    assert float(forward_output(graph, {"tax": np.array(2.0)})) == 400.0
