@@ -343,11 +343,6 @@ def log_softmax(x):
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
-def softmax(x):
-    """softmax along the last axis (the book's 3.5.2, made stable by the maximum shift)."""
-    return np.exp(log_softmax(x))
-
-
 def one_hot_like(t, x):
     """``t`` as a one-hot array of x's shape: returned as is if it already has that shape."""
     t = np.asarray(t)
