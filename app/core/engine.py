@@ -15,6 +15,8 @@ The two loops are the same for every caller; what is kept of a run is the record
 * ``NullRecorder``: nothing: no copies, no freezing, no steps, no warnings. The values and
   gradients of the run are still returned.
 
+Both run under ``np.errstate(all="ignore")``: an overflow is a value (inf), not an exception.
+
 Public API::
 
     run_graph(graph, dout=None) -> Trace
@@ -78,26 +80,39 @@ class Trace(Run):
 
 
 class Recorder(Protocol):
-    """What the engine tells a recorder; ``keep`` decides what a value becomes (as is, or
-    read-only), ``finish`` what the run returns."""
+    """What the engine tells a recorder, in the order it happens."""
 
-    def keep(self, value: Any) -> np.ndarray: ...
+    def keep(self, value: Any) -> np.ndarray:
+        """What a layer's output or gradient becomes (as is, or read-only)."""
+        ...
 
-    def keep_leaf(self, value: Any) -> np.ndarray: ...
+    def keep_leaf(self, value: Any) -> np.ndarray:
+        """What a caller's leaf value (``leaves``) becomes (as is, or a read-only copy)."""
+        ...
 
-    def forward(self, node: Node, inputs: list[np.ndarray], out: np.ndarray) -> None: ...
+    def forward(self, node: Node, inputs: list[np.ndarray], out: np.ndarray) -> None:
+        """An op node's layer ran forward on ``inputs`` and gave ``out``."""
+        ...
 
-    def gradient(self, node_id: str, grad: np.ndarray, grads: dict) -> None: ...
+    def gradient(self, node_id: str, grad: np.ndarray, grads: dict) -> None:
+        """A node's gradient is known (``grads`` holds those known so far)."""
+        ...
 
     def backward(
         self, node: Node, layer: Any, dout: np.ndarray, grads: list[np.ndarray | None]
-    ) -> None: ...
+    ) -> None:
+        """An op node's layer ran backward on ``dout``: one gradient per input edge."""
+        ...
 
     def accumulate(
         self, node_id: str, parts: list[tuple[Edge, np.ndarray]], total: np.ndarray
-    ) -> None: ...
+    ) -> None:
+        """A fork's parts, each with the edge it came along, were summed into ``total``."""
+        ...
 
-    def finish(self, run: Run) -> Run: ...
+    def finish(self, run: Run) -> Run:
+        """What the run returns: the Run itself, or a Trace around it."""
+        ...
 
 
 class NullRecorder:

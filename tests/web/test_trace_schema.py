@@ -26,7 +26,7 @@ FORMULAS = [
 
 
 @pytest.fixture(scope="module")
-def trace_validator(request):
+def trace_validator():
     """A jsonschema validator for the TraceResponse component of the app's /openapi.json."""
     from fastapi.testclient import TestClient
 
