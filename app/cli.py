@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from backprop_viz.core.steps import AccumulateStep, BackwardStep, ForwardStep, Step
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -94,65 +96,39 @@ def print_trace(
     is_expression: bool = False,
     expand: list[str] | None = None,
 ) -> int:
-    from backprop_viz.core.engine import run_graph
+    """Trace a preset (or with ``is_expression`` a formula) through the service the API uses,
+    and print its steps and gradients, or with ``as_json`` the API's JSON for the same request."""
+    from backprop_viz import service
     from backprop_viz.core.graph import GraphError
-    from backprop_viz.encoding import dumps, trace_to_json
-    from backprop_viz.examples import EXAMPLES
+    from backprop_viz.encoding import dumps
     from backprop_viz.settings import Settings
-    from backprop_viz.sources import build_source_graph
 
-    if is_expression:
-        title = source
-    elif source in EXAMPLES:
-        title = f"{EXAMPLES[source].title['en']} ({EXAMPLES[source].section})"
-    else:
-        print(f"no example {source!r}; known: {', '.join(EXAMPLES)}", file=sys.stderr)
-        return 2
-    overrides = {}
     try:
+        overrides = {}
         for item in sets:
             name, sep, text = item.partition("=")
             if not sep:
                 raise UsageError(f"--set {item!r}: expected NODE=VALUE")
             overrides[name.strip()] = parse_json_arg(text, f"--set {name}")
         seed = parse_json_arg(dout, "--dout") if dout is not None else None
-    except UsageError as e:
-        print(e, file=sys.stderr)
-        return 2
-    settings = Settings.from_env()
-    try:
-        graph, seed = build_source_graph(
-            settings,
-            example=None if is_expression else source,
-            expression=source if is_expression else None,
-            values=overrides,
-            expand=expand or [],
-            dout=seed,
-        )
-        trace = run_graph(graph, seed)
-    except GraphError as e:
-        print(e.message, file=sys.stderr)
+        if is_expression:
+            title, named = source, {"expression": source}
+        else:
+            example = service.find_example(source)
+            title, named = f"{example.title['en']} ({example.section})", {"example": source}
+        query = service.TraceQuery(**named, values=overrides, dout=seed, expand=expand or [])
+        result = service.trace(query, Settings.from_env())
+    except (UsageError, GraphError) as e:
+        print(e.message if isinstance(e, GraphError) else e, file=sys.stderr)
         return 2
     if as_json:
-        sys.stdout.write(dumps(trace_to_json(trace, settings.inline_elements)).decode() + "\n")
+        sys.stdout.write(dumps(result.to_json()).decode() + "\n")
         return 0
     print(title)
+    trace = result.trace
+    graph = trace.graph
     for step in trace.steps:
-        node = step["node"]
-        if step["phase"] == "forward":
-            args = ", ".join(f"{i['source']}={show(i['value'])}" for i in step["inputs"])
-            print(
-                f"{step['index']:>3}  forward     {node} = {graph.nodes[node].op.name}({args})"
-                f" = {show(step['out'])}"
-            )
-        elif step["phase"] == "backward":
-            print(f"{step['index']:>3}  backward    {node}: dout = {show(step['dout'])}")
-            for e in step["edges"]:
-                local = f" (local {show(e['local'])})" if e["local"] is not None else ""
-                print(f"{'':>17}-> {e['source']}: {e['formula']}{local} = {show(e['grad'])}")
-        else:
-            parts = " + ".join(show(p["grad"]) for p in step["parts"])
-            print(f"{step['index']:>3}  accumulate  {node}: {parts} = {show(step['sum'])}")
+        print(describe_step(step, graph.nodes[step.node].op.name))
     print("gradients:")
     out = graph.nodes[graph.output].label
     out = out if out.isidentifier() else f"({out})"  # dprice/dapple, d((x+y)**2)/dx
@@ -162,6 +138,24 @@ def print_trace(
     for warning in trace.warnings:
         print(f"warning: {warning['message']}")
     return 0
+
+
+def describe_step(step: Step, op_name: str) -> str:
+    """One step as the lines the terminal shows: forward as a call, backward edge by edge."""
+    match step:
+        case ForwardStep():
+            args = ", ".join(f"{i.source}={show(i.value)}" for i in step.inputs)
+            call = f"{step.node} = {op_name}({args})"
+            return f"{step.index:>3}  forward     {call} = {show(step.out)}"
+        case BackwardStep():
+            lines = [f"{step.index:>3}  backward    {step.node}: dout = {show(step.dout)}"]
+            for e in step.edges:
+                local = f" (local {show(e.local)})" if e.local is not None else ""
+                lines.append(f"{'':>17}-> {e.source}: {e.formula}{local} = {show(e.grad)}")
+            return "\n".join(lines)
+        case AccumulateStep():
+            parts = " + ".join(show(p.grad) for p in step.parts)
+            return f"{step.index:>3}  accumulate  {step.node}: {parts} = {show(step.sum)}"
 
 
 def show(value: Any) -> str:

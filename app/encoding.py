@@ -55,6 +55,10 @@ class ValueEncoder:
             entry[2] = summarise(value)
         return entry[2]
 
+    def number(self, x: float | None) -> float | str | None:
+        """A plain float (a local derivative) as JSON allows it."""
+        return json_float(x)
+
 
 def to_json_numbers(value: np.ndarray) -> Any:
     """A number or nested list, with non-finite numbers as strings."""
@@ -107,35 +111,7 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
     # summarised, not the values a client reads first.
     values = {node_id: encode(trace.values[node_id]) for node_id in graph.order}
     grads = {node_id: encode(trace.grads[node_id]) for node_id in graph.order}
-    steps = []
-    for step in trace.steps:
-        if step["phase"] == "forward":
-            steps.append(
-                {
-                    **step,
-                    "inputs": [{**i, "value": encode(i["value"])} for i in step["inputs"]],
-                    "out": encode(step["out"]),
-                }
-            )
-        elif step["phase"] == "backward":
-            steps.append(
-                {
-                    **step,
-                    "dout": encode(step["dout"]),
-                    "edges": [
-                        {**e, "local": json_float(e["local"]), "grad": encode(e["grad"])}
-                        for e in step["edges"]
-                    ],
-                }
-            )
-        else:
-            steps.append(
-                {
-                    **step,
-                    "parts": [{**p, "grad": encode(p["grad"])} for p in step["parts"]],
-                    "sum": encode(step["sum"]),
-                }
-            )
+    steps = [step.to_json(encode) for step in trace.steps]
     return {
         "graph": {
             "nodes": [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,6 @@ class Example:
     nodes: list[dict[str, Any]]
     output: str
     dout: Any = None
-    tags: list[str] = field(default_factory=list)
 
     @property
     def group(self) -> dict[str, str]:

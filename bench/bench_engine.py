@@ -1,7 +1,8 @@
 """Engine benchmarks for the book's TwoLayerNet (784-50-10, batch 100); prints ratios.
 
 (a) backprop versus the numerical gradient (central difference, the book's 5.7.3),
-(b) the engine's traced forward+backward versus a plain NumPy version of the same network,
+(b) the engine's forward+backward, traced (TraceRecorder) and not (NullRecorder), versus a
+    plain NumPy version of the same network,
 (c) the size and encoding time of the JSON trace of the book-size preset.
 
 Both sides of each ratio are measured in this one run, interleaved, and the median is taken,
@@ -10,13 +11,20 @@ because this machine is shared and noisy. Run: python bench/bench_engine.py [--f
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread unless told otherwise: on a shared machine, threads that wait for a core
+# turn a 0.5 ms matrix product into 5 ms at random, for both sides, and drown the ratio.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import statistics
 import time
 
 import numpy as np
 
-from backprop_viz.core.engine import run_graph
+from backprop_viz.core.engine import forward_backward, run_graph
 from backprop_viz.core.graph import build_graph
 from backprop_viz.core.layers import log_softmax
 from backprop_viz.encoding import dumps, trace_to_json
@@ -51,6 +59,69 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(fns: dict, rounds: int, per_round: int = 9) -> dict[str, list[float]]:
+    """Each function's median time per round. Within a round the functions take turns call by
+    call (in an order that rotates from round to round), so all see the same machine load."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        calls: dict[str, list[float]] = {name: [] for name in names}
+        for _ in range(per_round):
+            for name in order:
+                start = time.perf_counter()
+                fns[name]()
+                calls[name].append(time.perf_counter() - start)
+        for name in names:
+            times[name].append(statistics.median(calls[name]))
+    return times
+
+
+def ratio_to(times: dict[str, list[float]], name: str, base: str) -> float:
+    """The median over the rounds of the per-round ratio name / base."""
+    return statistics.median(a / b for a, b in zip(times[name], times[base], strict=True))
+
+
+def check_engine_against_plain(graph, x, t, params) -> None:
+    """Both recorders give plain NumPy's loss and gradients, before anything is timed."""
+    loss, _, dW1, db1, dW2, db2 = plain_numpy_gradient(x, t, **params)
+    trace = run_graph(graph)
+    null_loss, null_grads = forward_backward(graph)
+    assert np.isclose(float(trace.values["loss"]), loss, rtol=1e-12)
+    assert float(null_loss) == float(trace.values["loss"])
+    for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
+        np.testing.assert_allclose(trace.grads[name], grad, rtol=1e-10, atol=1e-14)
+        np.testing.assert_array_equal(null_grads[name], trace.grads[name])
+
+
+def numerical_gradient_seconds(x, t, params, trace, sample: int | None) -> tuple[float, float]:
+    """The numerical gradient's time extrapolated to every weight (two forward passes each,
+    the book's 5.7.3), from ``sample`` weights (None: all), and its largest error."""
+    params = {n: p.copy() for n, p in params.items()}
+    sizes = {n: p.size for n, p in params.items()}
+    total = sum(sizes.values())
+    count = total if sample is None else min(sample, total)
+    flat_choices = np.random.default_rng(0).choice(total, size=count, replace=False)
+    names = list(params)
+    offsets = np.cumsum([0] + [sizes[n] for n in names])
+    h = 1e-4
+    max_error = 0.0
+    start = time.perf_counter()
+    for k in flat_choices:
+        i = int(np.searchsorted(offsets, k, side="right") - 1)
+        name, index = names[i], int(k - offsets[i])
+        p = params[name].reshape(-1)
+        saved = p[index]
+        p[index] = saved + h
+        f_plus = plain_numpy_gradient(x, t, **params)[0]
+        p[index] = saved - h
+        f_minus = plain_numpy_gradient(x, t, **params)[0]
+        p[index] = saved
+        numeric = (f_plus - f_minus) / (2 * h)
+        max_error = max(max_error, abs(numeric - np.asarray(trace.grads[name]).reshape(-1)[index]))
+    return (time.perf_counter() - start) * total / count, max_error
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -64,7 +135,7 @@ def main() -> None:
         default=2000,
         help="weights differentiated numerically when not --full-numerical",
     )
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=30, help="rounds of the interleaved timing")
     args = parser.parse_args()
 
     settings = Settings()
@@ -73,59 +144,24 @@ def main() -> None:
     leaves = {n: graph.nodes[n].value for n in ("x", "t", "W1", "b1", "W2", "b2")}
     params = {n: np.array(leaves[n]) for n in ("W1", "b1", "W2", "b2")}
     x, t = leaves["x"], leaves["t"]
+    check_engine_against_plain(graph, x, t, params)
 
-    def engine():
-        return run_graph(graph)
-
-    def plain():
-        return plain_numpy_gradient(x, t, **params)
-
-    trace = engine()
-    loss, _, dW1, db1, dW2, db2 = plain()
-    assert np.isclose(float(trace.values["loss"]), loss, rtol=1e-12)
-    for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
-        np.testing.assert_allclose(trace.grads[name], grad, rtol=1e-10, atol=1e-14)
-
-    # (b) engine versus plain NumPy, interleaved in rounds so both see the same machine load;
-    # the ratio is taken per round, then its median over the rounds.
-    engine_times, plain_times, ratios = [], [], []
-    for _ in range(args.repeat):
-        t_e = median_time(engine, 5)
-        t_p = median_time(plain, 5)
-        engine_times.append(t_e)
-        plain_times.append(t_p)
-        ratios.append(t_e / t_p)
-    t_engine, t_plain = statistics.median(engine_times), statistics.median(plain_times)
-    ratio = statistics.median(ratios)
+    # (b) both engines versus plain NumPy, interleaved in rounds.
+    times = interleaved(
+        {
+            "plain": lambda: plain_numpy_gradient(x, t, **params),
+            "traced": lambda: run_graph(graph),
+            "null": lambda: forward_backward(graph),
+        },
+        args.repeat,
+    )
+    t_plain, t_traced, t_null = (statistics.median(times[k]) for k in ("plain", "traced", "null"))
 
     # (a) numerical gradient: two forward passes per weight.
-    def loss_only():
-        return plain_numpy_gradient(x, t, **params)[0]
-
-    sizes = {n: p.size for n, p in params.items()}
-    total = sum(sizes.values())
-    rng = np.random.default_rng(0)
-    count = total if args.full_numerical else min(args.sample, total)
-    flat_choices = rng.choice(total, size=count, replace=False)
-    names = list(params)
-    offsets = np.cumsum([0] + [sizes[n] for n in names])
-    h = 1e-4
-    max_error = 0.0
-    start = time.perf_counter()
-    for k in flat_choices:
-        i = int(np.searchsorted(offsets, k, side="right") - 1)
-        name, index = names[i], int(k - offsets[i])
-        p = params[name].reshape(-1)
-        saved = p[index]
-        p[index] = saved + h
-        f_plus = loss_only()
-        p[index] = saved - h
-        f_minus = loss_only()
-        p[index] = saved
-        numeric = (f_plus - f_minus) / (2 * h)
-        max_error = max(max_error, abs(numeric - np.asarray(trace.grads[name]).reshape(-1)[index]))
-    t_numerical_sample = time.perf_counter() - start
-    t_numerical = t_numerical_sample * total / count
+    trace = run_graph(graph)
+    total = sum(p.size for p in params.values())
+    sample = None if args.full_numerical else args.sample
+    t_numerical, max_error = numerical_gradient_seconds(x, t, params, trace, sample)
 
     # (c) the JSON response of the book-size preset.
     t_encode = median_time(lambda: dumps(trace_to_json(trace, settings.inline_elements)), 10)
@@ -133,24 +169,27 @@ def main() -> None:
     size_full = len(dumps(trace_to_json(trace, settings.inline_elements, full=True)))
     t_build = median_time(lambda: build_graph(example.nodes, example.output, settings), 5)
 
+    rounds = f"median of {args.repeat} interleaved rounds"
     print("TwoLayerNet 784-50-10, batch 100")
+    print(f"(b) plain NumPy forward+backward      {t_plain * 1e3:8.3f} ms ({rounds})")
+    print(f"    traced engine (TraceRecorder)     {t_traced * 1e3:8.3f} ms")
+    print(f"    null engine (NullRecorder)        {t_null * 1e3:8.3f} ms")
     print(
-        f"(b) traced engine forward+backward   {t_engine * 1e3:8.2f} ms (median of {args.repeat})"
+        f"    ratio traced / plain              {ratio_to(times, 'traced', 'plain'):8.3f}x  "
+        "(target <= 1.1x, median of per-round ratios)"
     )
-    print(f"    plain NumPy forward+backward      {t_plain * 1e3:8.2f} ms")
     print(
-        f"    ratio engine / plain              {ratio:8.2f}x   (target <= 1.3x, median of "
-        f"per-round ratios)"
+        f"    ratio null / plain                {ratio_to(times, 'null', 'plain'):8.3f}x  "
+        "(target <= 1.03x)"
     )
-    how = "all" if count == total else f"{count} sampled, extrapolated to all"
+    how = "all" if sample is None or sample >= total else f"{sample} sampled, extrapolated"
     print(f"(a) numerical gradient, {total} weights ({how})")
     print(
         f"                                      {t_numerical:8.2f} s    (max abs error vs "
         f"backprop {max_error:.1e})"
     )
-    print(f"    backprop (traced engine)          {t_engine * 1e3:8.2f} ms")
     print(
-        f"    speed-up of backprop              {t_numerical / t_engine:8.0f}x   (target >= 10000x)"
+        f"    speed-up of backprop (traced)     {t_numerical / t_traced:8.0f}x   (target >= 10000x)"
     )
     print(f"(c) JSON trace, summarised            {size / 1024:8.1f} KB  (target < 300 KB)")
     print(f"    JSON trace, full data             {size_full / 1024:8.1f} KB")

@@ -249,6 +249,18 @@ def build_graph(
     overrides: Mapping[str, Any] | None = None,
 ) -> Graph:
     """Validate a spec (nodes as dicts, the output id, leaf overrides) into a Graph."""
+    check_node_count(spec_nodes, settings)
+    nodes = make_nodes(spec_nodes, settings)
+    apply_overrides(nodes, overrides or {}, settings)
+    if output not in nodes:
+        raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
+    graph = link_edges(nodes, output, topological_order(nodes))
+    infer_shapes(graph, settings)
+    return graph
+
+
+def check_node_count(spec_nodes: Sequence[Mapping[str, Any]], settings: Settings) -> None:
+    """At least one node, and no more than the limit."""
     if not spec_nodes:
         raise GraphError("graph.nodes: a graph needs at least one node", field="graph.nodes")
     if len(spec_nodes) > settings.max_nodes:
@@ -256,38 +268,54 @@ def build_graph(
             f"graph.nodes: {len(spec_nodes)} nodes is more than the limit of {settings.max_nodes}",
             field="graph.nodes",
         )
+
+
+def make_nodes(spec_nodes: Sequence[Mapping[str, Any]], settings: Settings) -> dict[str, Node]:
+    """Each spec node validated into a Node, by id, in the order of the spec."""
     nodes: dict[str, Node] = {}
     lookalikes = Lookalikes()
     for i, spec in enumerate(spec_nodes):
         nodes_field = f"graph.nodes[{i}]"
-        node_id = spec.get("id")
-        if not isinstance(node_id, str) or not node_id:
-            raise GraphError(
-                f"{nodes_field}.id: every node needs a non-empty id", field=nodes_field
-            )
-        check_name_text(node_id, f"{nodes_field}.id", "ids")
-        if "->" in node_id:
-            raise GraphError(
-                f"{nodes_field}.id: {quote(node_id)}: ids may not contain '->', which edge ids "
-                "use (source->target:port)",
-                field=f"{nodes_field}.id",
-                node=node_id,
-            )
-        if len(node_id) > MAX_ID_LENGTH:
-            raise GraphError(
-                f"{nodes_field}.id: ids are at most {MAX_ID_LENGTH} characters",
-                field=f"{nodes_field}.id",
-            )
-        if node_id in nodes:
-            raise GraphError(
-                f"{nodes_field}.id: duplicate id {node_id!r}",
-                field=f"{nodes_field}.id",
-                node=node_id,
-            )
-        check_name_rules(node_id, f"{nodes_field}.id", lookalikes)
+        node_id = check_id(spec.get("id"), nodes_field, nodes, lookalikes)
         nodes[node_id] = make_node(spec, nodes_field, node_id, settings.max_elements)
+    return nodes
 
-    for node_id, raw in (overrides or {}).items():
+
+def check_id(
+    node_id: Any, nodes_field: str, nodes: Mapping[str, Node], lookalikes: Lookalikes
+) -> str:
+    """A node's id: a non-empty string of safe characters (app.core.identifiers), short,
+    without '->', not taken by an earlier node, not a look-alike of another."""
+    if not isinstance(node_id, str) or not node_id:
+        raise GraphError(f"{nodes_field}.id: every node needs a non-empty id", field=nodes_field)
+    check_name_text(node_id, f"{nodes_field}.id", "ids")
+    if "->" in node_id:
+        raise GraphError(
+            f"{nodes_field}.id: {quote(node_id)}: ids may not contain '->', which edge ids "
+            "use (source->target:port)",
+            field=f"{nodes_field}.id",
+            node=node_id,
+        )
+    if len(node_id) > MAX_ID_LENGTH:
+        raise GraphError(
+            f"{nodes_field}.id: ids are at most {MAX_ID_LENGTH} characters",
+            field=f"{nodes_field}.id",
+        )
+    if node_id in nodes:
+        raise GraphError(
+            f"{nodes_field}.id: duplicate id {node_id!r}",
+            field=f"{nodes_field}.id",
+            node=node_id,
+        )
+    check_name_rules(node_id, f"{nodes_field}.id", lookalikes)
+    return node_id
+
+
+def apply_overrides(
+    nodes: dict[str, Node], overrides: Mapping[str, Any], settings: Settings
+) -> None:
+    """Replace the values of input nodes from the request's ``values``."""
+    for node_id, raw in overrides.items():
         problem = character_problem(node_id) if isinstance(node_id, str) else None
         if problem:
             raise GraphError(
@@ -320,10 +348,9 @@ def build_graph(
             raw, field=where, node=node_id, max_elements=settings.max_elements
         )
 
-    if output not in nodes:
-        raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
 
-    order = topological_order(nodes)
+def link_edges(nodes: dict[str, Node], output: str, order: list[str]) -> Graph:
+    """The Graph in ``order``, with each node's input edges, and each node's consumers."""
     graph = Graph(
         nodes=nodes,
         order=order,
@@ -338,7 +365,6 @@ def build_graph(
         for edge in graph.inputs[node_id]:
             graph.edges.append(edge)
             graph.consumers[edge.source].append(edge)
-    infer_shapes(graph, settings)
     return graph
 
 

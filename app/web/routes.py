@@ -6,17 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 
-from backprop_viz import __version__
-from backprop_viz.checks.gradcheck import gradient_check
-from backprop_viz.core.engine import run_graph
-from backprop_viz.core.graph import Graph, quote
+from backprop_viz import __version__, service
 from backprop_viz.core.ops import OPS, op_summary
-from backprop_viz.encoding import dumps, trace_to_json
+from backprop_viz.encoding import dumps
 from backprop_viz.examples import EXAMPLES
 from backprop_viz.formulas.parser import parse_expression
-from backprop_viz.formulas.symbolic import symbolic_report
 from backprop_viz.settings import Settings
-from backprop_viz.sources import build_source_graph
 from backprop_viz.web.errors import error_responses
 from backprop_viz.web.schemas import (
     ExampleDetail,
@@ -65,12 +60,10 @@ def get_example(
     ],
 ) -> dict[str, Any]:
     """One preset with its graph spec and the book's values."""
-    example = EXAMPLES.get(example_id)
-    if example is None:
-        raise HTTPException(
-            status_code=404,
-            detail=f"no example {quote(example_id)}; known: {', '.join(EXAMPLES)}",
-        )
+    try:
+        example = service.find_example(example_id)
+    except service.UnknownExample as e:
+        raise HTTPException(status_code=404, detail=e.reason) from None
     return example.detail()
 
 
@@ -81,18 +74,8 @@ def get_example(
 )
 def create_trace(body: TraceRequest, request: Request) -> Response:
     """Run forward and backward and return every step, value and gradient."""
-    settings: Settings = request.app.state.settings
-    graph, dout = build_request_graph(body, settings)
-    trace = run_graph(graph, dout)
-    payload = trace_to_json(trace, settings.inline_elements, full=body.full)
-    if body.expression is not None:
-        scalars = {
-            n: float(trace.values[n])
-            for n in graph.order
-            if graph.nodes[n].is_leaf and trace.values[n].ndim == 0
-        }
-        payload["symbolic"] = symbolic_report(body.expression, scalars)
-    return Response(dumps(payload), media_type="application/json")
+    result = service.trace(query_of(body), settings_of(request))
+    return Response(dumps(result.to_json()), media_type="application/json")
 
 
 @router.post(
@@ -113,11 +96,9 @@ def parse_formula(body: ParseRequest) -> dict[str, Any]:
 @router.post("/gradcheck", response_model=GradcheckResponse, responses=error_responses(422))
 def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
     """The book's gradient check: backprop against the numerical gradient, leaf by leaf."""
-    settings: Settings = request.app.state.settings
-    graph, dout = build_request_graph(body, settings)
-    return gradient_check(
-        graph,
-        dout,
+    return service.check_gradients(
+        query_of(body),
+        settings_of(request),
         h=body.h,
         rtol=body.rtol,
         atol=body.atol,
@@ -126,19 +107,12 @@ def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
     )
 
 
-def build_request_graph(body: TraceRequest, settings: Settings) -> tuple[Graph, Any]:
-    """The validated graph of whichever source the request gave, and the seed gradient."""
-    graph_nodes = output = None
-    if body.graph is not None:
-        graph_nodes = [node.model_dump(exclude_none=True) for node in body.graph.nodes]
-        output = body.graph.output
-    return build_source_graph(
-        settings,
-        example=body.example,
-        nodes=graph_nodes,
-        output=output,
-        expression=body.expression,
-        values=body.values,
-        expand=body.expand,
-        dout=body.dout,
-    )
+def query_of(body: TraceRequest) -> service.TraceQuery:
+    """The service's query for a request body: the graph spec as plain dicts, with the fields a
+    node left unset (null) left out, as a spec written by hand would."""
+    return service.TraceQuery(**body.model_dump(include=service.QUERY_FIELDS, exclude_none=True))
+
+
+def settings_of(request: Request) -> Settings:
+    """The limits the app was created with."""
+    return request.app.state.settings

@@ -7,7 +7,7 @@ limit, an object ``{shape, summary: {min, max, mean, std, norm, non_finite}, pre
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -248,48 +248,89 @@ class TraceGraph(BaseModel):
     order: list[str] = Field(description="The topological order, leaves included.")
 
 
-class StepInput(BaseModel):
-    edge: str
+class SummaryStats(BaseModel):
+    min: float | None
+    max: float | None
+    mean: float | str | None
+    std: float | str | None
+    norm: float | str | None
+    non_finite: int = Field(description="How many elements are NaN or infinite.")
+
+
+class ArraySummary(Strict):
+    """An array over the inline limit: its shape, statistics of its finite elements, and the
+    top-left corner (at most 6 x 6) of its last two axes."""
+
+    shape: list[int]
+    summary: SummaryStats
+    preview: list[Any] = Field(description="A nested list of numbers.")
+
+
+WireValue = Annotated[
+    float | Literal["NaN", "Infinity", "-Infinity"] | list[Any] | ArraySummary,
+    Field(description=VALUE_DOC),
+]
+
+
+class StepInput(Strict):
+    edge: str = Field(description="'source->target:port'.")
     source: str
-    value: Any = Field(description=VALUE_DOC)
+    value: WireValue
 
 
-class StepEdgeGrad(BaseModel):
+class StepEdgeGrad(Strict):
     edge: str
     source: str
     port: int
     formula: str = Field(description="The backward formula for this input, e.g. 'dx = dout * y'.")
-    local: float | str | None = Field(
+    local: float | Literal["NaN", "Infinity", "-Infinity"] | None = Field(
         description="The local derivative d out / d input for scalar ops ('NaN', 'Infinity' "
         "or '-Infinity' if not finite); null for tensors."
     )
-    grad: Any = Field(
-        description="The gradient sent along this edge (dout times local). " + VALUE_DOC
+    grad: WireValue | None = Field(
+        description="The gradient sent along this edge (dout times local); null where the "
+        "input takes no gradient (the labels t). " + VALUE_DOC
     )
 
 
-class StepPart(BaseModel):
+class StepPart(Strict):
     edge: str
     target: str = Field(description="The consumer this part of the gradient came from.")
-    grad: Any
+    grad: WireValue
 
 
-class Step(BaseModel):
-    """A forward, backward or accumulate step; which fields are set depends on the phase."""
+class ForwardStep(Strict):
+    """A node's layer ran forward: the value arriving along each input edge, and its output."""
 
-    index: int
-    phase: Literal["forward", "backward", "accumulate"]
+    phase: Literal["forward"]
+    index: int = Field(description="The step's position in 'steps'.")
     node: str
-    inputs: list[StepInput] | None = Field(default=None, description="forward: each input.")
-    out: Any = Field(default=None, description="forward: the output value.")
-    dout: Any = Field(default=None, description="backward: the gradient that arrived.")
-    edges: list[StepEdgeGrad] | None = Field(
-        default=None, description="backward: the gradient sent along each input edge."
-    )
-    parts: list[StepPart] | None = Field(
-        default=None, description="accumulate: the gradients arriving from each consumer."
-    )
-    sum: Any = Field(default=None, description="accumulate: their sum, the node's gradient.")
+    inputs: list[StepInput] = Field(description="Each input edge, in port order.")
+    out: WireValue = Field(description="The output value. " + VALUE_DOC)
+
+
+class BackwardStep(Strict):
+    """A node's layer ran backward: the gradient that arrived, and what it sent along each
+    input edge."""
+
+    phase: Literal["backward"]
+    index: int
+    node: str
+    dout: WireValue = Field(description="The gradient that arrived. " + VALUE_DOC)
+    edges: list[StepEdgeGrad] = Field(description="The gradient sent along each input edge.")
+
+
+class AccumulateStep(Strict):
+    """A node that feeds several consumers: the gradients arriving from each, and their sum."""
+
+    phase: Literal["accumulate"]
+    index: int
+    node: str
+    parts: list[StepPart] = Field(description="By consumer, in topological order, then by port.")
+    sum: WireValue = Field(description="Their sum: the node's gradient. " + VALUE_DOC)
+
+
+Step = Annotated[ForwardStep | BackwardStep | AccumulateStep, Field(discriminator="phase")]
 
 
 class Warning_(BaseModel):

@@ -161,13 +161,11 @@ def test_engine_accumulate_sums_equal_the_sum_of_their_parts(case):
         for source in node.get("inputs", []):
             fan_out[source] = fan_out.get(source, 0) + 1
     for step in trace.steps:
-        if step["phase"] == "accumulate":
-            assert len(step["parts"]) >= 2
-            assert len(step["parts"]) <= fan_out[step["node"]]
-            np.testing.assert_allclose(
-                step["sum"], sum(p["grad"] for p in step["parts"]), rtol=1e-12
-            )
-            np.testing.assert_array_equal(step["sum"], trace.grads[step["node"]])
+        if step.phase == "accumulate":
+            assert len(step.parts) >= 2
+            assert len(step.parts) <= fan_out[step.node]
+            np.testing.assert_allclose(step.sum, sum(p.grad for p in step.parts), rtol=1e-12)
+            np.testing.assert_array_equal(step.sum, trace.grads[step.node])
 
 
 @PROPERTY_SETTINGS

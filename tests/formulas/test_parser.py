@@ -49,11 +49,11 @@ def test_trace_expression_name_used_twice_forks_and_sums():
     parsed, trace = trace_expression("z = x * x + x", x=3)
     # dz/dx = 2x + 1 = 7, as the sum of three parts arriving at x
     assert float(trace.grads["x"]) == 7.0
-    accumulate = [s for s in trace.steps if s["phase"] == "accumulate" and s["node"] == "x"]
+    accumulate = [s for s in trace.steps if s.phase == "accumulate" and s.node == "x"]
     assert len(accumulate) == 1
-    parts = [float(p["grad"]) for p in accumulate[0]["parts"]]
+    parts = [float(p.grad) for p in accumulate[0].parts]
     assert sorted(parts) == [1.0, 3.0, 3.0]
-    assert float(accumulate[0]["sum"]) == 7.0
+    assert float(accumulate[0].sum) == 7.0
 
 
 def test_parse_expression_reassignment_makes_new_nodes():

@@ -1,0 +1,151 @@
+"""One path from a request to a trace, shared by the REST API, the command line and Python.
+
+A ``TraceQuery`` names exactly one source (a preset ``example``, a ``graph`` spec or an
+``expression``), the leaf overrides in ``values``, the composites to ``expand``, the seed
+``dout`` and whether large arrays go out ``full``. ``trace`` turns it into a ``TraceResult``
+whose ``to_json()`` is the body of ``POST /api/trace``, the symbolic report of an expression
+included, so ``backprop-viz trace -e '(x + y) ** 2' --json`` prints the same JSON::
+
+    from backprop_viz import service
+    from backprop_viz.settings import Settings
+
+    result = service.trace(service.TraceQuery(example="apple", values={"apple": 150}), Settings())
+    result.trace.grads["apple"]        # 2.2, as an array
+    result.to_json()["values"]["price"]  # 330.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from backprop_viz.checks.gradcheck import gradient_check
+from backprop_viz.core.composites import expand_composites
+from backprop_viz.core.engine import Trace, run_graph
+from backprop_viz.core.graph import Graph, GraphError, build_graph, quote
+from backprop_viz.encoding import trace_to_json
+from backprop_viz.examples import EXAMPLES, Example
+from backprop_viz.formulas.parser import parse_expression
+from backprop_viz.formulas.symbolic import symbolic_report
+from backprop_viz.settings import Settings
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """What to trace; the fields of ``POST /api/trace`` (see ``web.schemas.TraceRequest``)."""
+
+    example: str | None = None
+    graph: Mapping[str, Any] | None = None
+    """A graph spec: ``{"nodes": [{"id": ..., "op": ...}, ...], "output": id}``."""
+    expression: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """New values for input nodes (for an expression: its variables), by id."""
+    dout: Any = None
+    """The gradient fed into the output; None for the preset's, or ones."""
+    expand: Sequence[str] = ()
+    """Ids of composite nodes (sigmoid, affine) to draw as their primitive nodes."""
+    full: bool = False
+    """Send large arrays whole instead of summarised."""
+
+
+QUERY_FIELDS = frozenset(f.name for f in fields(TraceQuery))
+
+
+@dataclass
+class TraceResult:
+    """A trace with what its JSON needs: the symbolic report (expressions) and the encoding."""
+
+    trace: Trace
+    symbolic: dict[str, Any] | None
+    inline_elements: int
+    full: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of ``POST /api/trace`` (``web.schemas.TraceResponse``)."""
+        payload = trace_to_json(self.trace, self.inline_elements, full=self.full)
+        if self.symbolic is not None:
+            payload["symbolic"] = self.symbolic
+        return payload
+
+
+class UnknownExample(GraphError):
+    """An example id that names no preset."""
+
+    def __init__(self, example_id: str):
+        self.reason = f"no example {quote(example_id)}; known: {', '.join(EXAMPLES)}"
+        super().__init__(f"example: {self.reason}", field="example")
+
+
+def find_example(example_id: str) -> Example:
+    """The preset with this id, or ``UnknownExample`` listing the known ones."""
+    example = EXAMPLES.get(example_id)
+    if example is None:
+        raise UnknownExample(example_id)
+    return example
+
+
+def trace(query: TraceQuery, settings: Settings) -> TraceResult:
+    """Build, validate and run the query's graph, recorded; a GraphError names what is wrong."""
+    graph, dout = build(query, settings)
+    recorded = run_graph(graph, dout)
+    symbolic = None
+    if query.expression is not None:
+        symbolic = symbolic_report(query.expression, scalar_leaves(recorded))
+    return TraceResult(recorded, symbolic, settings.inline_elements, full=query.full)
+
+
+def check_gradients(query: TraceQuery, settings: Settings, **options: Any) -> dict[str, Any]:
+    """The book's gradient check (5.7.3) of the query's graph; ``options`` are those of
+    ``checks.gradcheck.gradient_check`` (h, rtol, atol, max_evaluations, seed)."""
+    graph, dout = build(query, settings)
+    return gradient_check(graph, dout, **options)
+
+
+def build(query: TraceQuery, settings: Settings) -> tuple[Graph, Any]:
+    """The validated graph of the query's one source, and the seed gradient to use (the
+    preset's unless the query gives ``dout``)."""
+    values = query.values or {}
+    nodes = output = default_dout = None
+    given = [k for k in ("graph", "example", "expression") if getattr(query, k) is not None]
+    if len(given) != 1:
+        found = ", ".join(given) if given else "none"
+        raise GraphError(
+            f"give exactly one of 'graph', 'example' or 'expression' (found: {found})",
+            field="body",
+        )
+    if query.example is not None:
+        preset = find_example(query.example)
+        nodes, output, default_dout = preset.nodes, preset.output, preset.dout
+    elif query.expression is not None:
+        parsed = parse_expression(query.expression)
+        check_variables(values, parsed.variables)
+        nodes, output = parsed.nodes, parsed.output
+    else:
+        assert query.graph is not None
+        nodes, output = query.graph.get("nodes"), query.graph.get("output")
+    nodes = expand_composites(list(nodes or []), query.expand)
+    graph = build_graph(nodes, output, settings, overrides=values)
+    return graph, query.dout if query.dout is not None else default_dout
+
+
+def check_variables(values: Mapping[str, Any], variables: Sequence[str]) -> None:
+    """Every override of an expression names one of its variables."""
+    for name in values:
+        if name not in variables:
+            raise GraphError(
+                f"values.{name[:60]}: {quote(name)} is not a variable of the expression (its "
+                f"variables: {', '.join(variables)})",
+                field="values",
+                node=name,
+            )
+
+
+def scalar_leaves(recorded: Trace) -> dict[str, float]:
+    """The scalar inputs' values, where the symbolic derivatives are evaluated."""
+    graph = recorded.graph
+    return {
+        n: float(recorded.values[n])
+        for n in graph.order
+        if graph.nodes[n].is_leaf and recorded.values[n].ndim == 0
+    }
