@@ -17,6 +17,7 @@ import numpy as np
 
 from backprop_viz.core.graph import Edge, Graph, GraphError, freeze, parse_value
 from backprop_viz.core.ops import OpError
+from backprop_viz.deadline import check_deadline
 
 
 @dataclass
@@ -66,6 +67,7 @@ def seed_gradient(graph: Graph, dout: Any) -> np.ndarray:
 def forward(trace: Trace) -> None:
     graph = trace.graph
     for node_id in graph.order:
+        check_deadline()  # isolation: the time limit of heavy requests (backprop_viz.deadline)
         node = graph.nodes[node_id]
         if node.is_leaf:
             trace.values[node_id] = node.value
@@ -112,6 +114,7 @@ def backward(trace: Trace) -> None:
     trace.grads = dict.fromkeys(graph.order)
     incoming: dict[str, list[tuple[Edge, np.ndarray]]] = {n: [] for n in graph.order}
     for node_id in reversed(graph.order):
+        check_deadline()  # isolation: the time limit of heavy requests (backprop_viz.deadline)
         node = graph.nodes[node_id]
         if node_id == graph.output:
             dout = trace.dout

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backprop_viz import __version__
 from backprop_viz.core.graph import GraphError
 from backprop_viz.settings import Settings
+from backprop_viz.web.limits import HeavyWork, HeavyWorkAdmission
 from backprop_viz.web.routes import router
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Deep Learning from Scratch, chapter 5.",
     )
     app.state.settings = settings
+    app.state.heavy_work = HeavyWork(settings)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
     templates = Jinja2Templates(directory=resource_dir("templates"))
@@ -60,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     # The last added is the outermost: the headers go on every response, the 413 included.
+    app.add_middleware(HeavyWorkAdmission)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
@@ -119,6 +125,77 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyReadTimeout:
+    """A 408 and a closed connection for a body not received within ``seconds`` of the
+    request's start (uvicorn has no such timeout: a client that declares a length and sends
+    less would hold the connection and the request open for ever).
+
+    The 408 is sent from inside ``receive``; what the app then answers to its interrupted body
+    read is dropped."""
+
+    def __init__(self, app: ASGIApp, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = time.monotonic() + self.seconds
+        body_done = False
+        answered = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, answered
+            if body_done or answered:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                answered = True
+                await self.reject(send)
+                raise BodyReadTimedOut(self.seconds) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not answered:
+                await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except BodyReadTimedOut:
+            pass
+        except Exception:
+            if not answered:
+                raise
+
+    async def reject(self, send: Send) -> None:
+        detail = f"body: the request body was not received within {self.seconds:g} s"
+        body = json.dumps({"detail": detail, "field": "body", "node": None}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 408,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyReadTimedOut(HTTPException):
+    """Raised into the app when its body read times out (an HTTPException, which FastAPI's
+    body parsing lets through, so nothing turns it into a 400 or a 500)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(status_code=408, detail=f"body not received within {seconds:g} s")
 
 
 class BodySizeLimit:

@@ -17,6 +17,7 @@ from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.formulas.symbolic import symbolic_report
 from backprop_viz.settings import Settings
 from backprop_viz.sources import build_source_graph
+from backprop_viz.web.limits import heavy_work, trace_is_heavy
 from backprop_viz.web.schemas import (
     ExampleDetail,
     ExampleSummary,
@@ -83,6 +84,7 @@ def get_example(example_id: str) -> dict[str, Any]:
     response_model=TraceResponse,
     responses={422: {"description": "The request names a bad field or node; see 'detail'."}},
 )
+@heavy_work(when=trace_is_heavy)
 def create_trace(body: TraceRequest, request: Request) -> Response:
     """Run forward and backward and return every step, value and gradient."""
     settings: Settings = request.app.state.settings
@@ -110,6 +112,7 @@ def parse_formula(body: ParseRequest) -> dict[str, Any]:
 
 
 @router.post("/gradcheck", response_model=GradcheckResponse)
+@heavy_work()
 def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
     """The book's gradient check: backprop against the numerical gradient, leaf by leaf."""
     settings: Settings = request.app.state.settings
