@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     # The last added is the outermost: the headers go on every response, the 413 included.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(HeavyWorkAdmission)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -125,6 +126,26 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGet:
+    """HEAD on every GET route (FastAPI's routes answer it 405): the app answers it as a GET,
+    and the client gets that answer's status and headers with no body."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
 class BodyReadTimeout:
