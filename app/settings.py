@@ -63,6 +63,11 @@ class Settings:
     header_timeout: float = setting(10.0, "BPV_HEADER_TIMEOUT", 0.01, 300.0)
     """BPV_HEADER_TIMEOUT: seconds from a connection's opening (or its previous response) to
     the end of a request's headers; a connection that has not sent them by then is closed."""
+    max_header_bytes: int = setting(
+        1024 * 1024, "BPV_MAX_HEADER_BYTES", 16 * 1024, 16 * 1024 * 1024
+    )
+    """BPV_MAX_HEADER_BYTES: bytes of a request line and headers; past it, a 431 and the
+    connection is closed."""
     body_timeout: float = setting(30.0, "BPV_BODY_TIMEOUT", 0.01, 600.0)
     """BPV_BODY_TIMEOUT: seconds to receive a request's whole body once its headers are in;
     past it the answer is a 408 and the connection is closed."""

@@ -92,6 +92,32 @@ def test_headers_sent_a_byte_at_a_time_do_not_keep_the_connection_open(server):
     assert time.monotonic() - start <= HEADER_TIMEOUT + MARGIN
 
 
+def test_headers_over_the_size_limit_get_a_431_and_the_connection_is_closed(server):
+    start = time.monotonic()
+    with socket.create_connection(server) as sock:
+        try:
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            for i in range(40):  # 2 MB, over the default limit of 1 MiB
+                sock.sendall(b"X-Big-%d: %s\r\n" % (i, b"a" * 50_000))
+        except OSError:
+            pass  # closed while sending: the answer is already there
+        data, closed_after = read_until_closed(sock, MARGIN)
+    assert data.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert closed_after is not None
+    assert time.monotonic() - start < HEADER_TIMEOUT  # the size, not the time, closed it
+
+
+def test_large_headers_under_the_size_limit_are_served(server):
+    with socket.create_connection(server) as sock:
+        sock.sendall(
+            b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            + b"".join(b"X-Big-%d: %s\r\n" % (i, b"a" * 50_000) for i in range(4))
+            + b"\r\n"
+        )
+        data, closed_after = read_until_closed(sock, MARGIN)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+
+
 def test_connection_with_a_partial_body_gets_a_408_and_is_closed(server):
     head = (
         b"POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\n"
