@@ -21,4 +21,9 @@ try:
 except SettingsError as e:
     print(e, file=sys.stderr)
     raise SystemExit(STARTUP_FAILURE) from None
+# A thread that wants the GIL waits up to this long for the one holding it: 5 ms by default,
+# paid several times per request (the event loop, anyio's thread, back) while a heavy request
+# computes in its own thread. 1 ms cut health's median under eight heavy clients from ~40 ms to
+# ~10 ms (bench/bench_isolation.py) without slowing the heavy ones measurably.
+sys.setswitchinterval(0.001)
 app = create_app(settings)
