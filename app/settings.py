@@ -43,8 +43,8 @@ class Settings:
     heavy_nodes: int = setting(200, "BPV_HEAVY_NODES", 1, 20_000)
     """BPV_HEAVY_NODES: a trace of more nodes than this is heavy work (see heavy_in_flight)."""
     heavy_body_bytes: int = setting(64 * 1024, "BPV_HEAVY_BODY_BYTES", 1, 512 * 1024 * 1024)
-    """BPV_HEAVY_BODY_BYTES: a trace whose body (or preset spec) is larger than this is heavy
-    work; it is admitted or refused before its body is read."""
+    """BPV_HEAVY_BODY_BYTES: a trace whose body is larger than this is heavy work, admitted or
+    refused before its body is read; so is a preset as large sent as a graph (8 bytes a number)."""
     heavy_in_flight: int = setting(1, "BPV_HEAVY_IN_FLIGHT", 1, 64)
     """BPV_HEAVY_IN_FLIGHT: heavy requests one worker runs at once (in its own thread pool);
     one more is answered 503 with Retry-After at once. One per worker: two threads of NumPy and

@@ -30,13 +30,13 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import json
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -267,21 +267,27 @@ def trace_is_heavy(request: Request, arguments: dict[str, Any]) -> bool:
         return True
     example = getattr(body, "example", None)
     if example is not None:
-        nodes, size = preset_size(example)
-        return nodes > settings.heavy_nodes or size > settings.heavy_body_bytes
+        nodes, numbers = preset_size(example)
+        body_bytes = numbers * BYTES_PER_NUMBER
+        return nodes > settings.heavy_nodes or body_bytes > settings.heavy_body_bytes
     return False
 
 
+# What a number takes in a JSON body, about ("0.0123456789, "): a preset's size as a body.
+BYTES_PER_NUMBER = 8
+
+
 def preset_size(example_id: str) -> tuple[int, int]:
-    """A preset's nodes and the bytes of its spec as JSON (0, 0 for an unknown id)."""
+    """A preset's nodes and the numbers in its leaves' values (0, 0 for an unknown id)."""
     from backprop_viz.examples import EXAMPLES
 
     return _preset_size(example_id) if example_id in EXAMPLES else (0, 0)
 
 
-@functools.cache  # keyed by the presets' ids only
+@functools.cache  # keyed by the presets' ids only; counted once, on the event loop, in ~10 ms
 def _preset_size(example_id: str) -> tuple[int, int]:
     from backprop_viz.examples import EXAMPLES
 
-    example = EXAMPLES[example_id]
-    return len(example.nodes), len(json.dumps(example.nodes))
+    nodes = EXAMPLES[example_id].nodes
+    numbers = sum(int(np.size(np.asarray(n["value"], dtype=object))) for n in nodes if "value" in n)
+    return len(nodes), numbers
