@@ -152,6 +152,8 @@ def heavy_work(when: Predicate | None = None) -> Callable[[Callable[..., Any]], 
     """
 
     def decorate(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(endpoint):  # it would run on the event loop, unbounded
+            raise TypeError(f"heavy_work needs a sync route; {endpoint.__name__} is async")
         signature = inspect.signature(endpoint)
         request_name = next(
             (p.name for p in signature.parameters.values() if p.annotation in (Request, "Request")),

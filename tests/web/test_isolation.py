@@ -21,6 +21,7 @@ from backprop_viz.deadline import DeadlineExceeded, check_deadline, deadline_aft
 from backprop_viz.examples import EXAMPLES
 from backprop_viz.settings import Settings
 from backprop_viz.web.app import create_app
+from backprop_viz.web.limits import heavy_work
 
 
 def chain(nodes: int, value=0.5) -> dict:
@@ -118,6 +119,31 @@ def test_heavy_requests_run_again_once_a_place_is_free():
         assert 400 <= r.status_code < 500
     r = client.post("/api/gradcheck", json={"example": "two_layer_net"})
     assert r.status_code == 200 and r.json()["ok"] is True
+
+
+def test_heavy_work_refuses_an_async_route():
+    async def create_thing() -> None:
+        """An async route would compute on the event loop, where no pool or cap applies."""
+
+    with pytest.raises(TypeError, match="heavy_work needs a sync route; create_thing is async"):
+        heavy_work()(create_thing)
+
+
+def test_route_without_a_request_parameter_still_gets_its_limiter(make_client):
+    app = create_app(Settings(heavy_in_flight=1))
+
+    @app.post("/api/test-heavy")
+    @heavy_work()
+    def make_heavy(n: int) -> dict:
+        return {"n": n, "thread": threading.current_thread().name}
+
+    client = TestClient(app)
+    r = client.post("/api/test-heavy", params={"n": 3})
+    assert r.status_code == 200
+    assert r.json()["n"] == 3 and r.json()["thread"].startswith("bpv-heavy")
+    slot = app.state.heavy_work.try_admit()
+    assert_busy(client.post("/api/test-heavy", params={"n": 3}))
+    slot.release()
 
 
 def test_heavy_limiter_off_runs_every_request(full):
