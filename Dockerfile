@@ -9,10 +9,13 @@ RUN pip wheel --no-cache-dir --no-deps -w /dist .
 
 FROM python:3.11-slim
 
+# Two workers at least: uvicorn's supervisor replaces one that dies or stops answering its
+# ping, while the other serves. The limits (BPV_*) are per worker; see the README.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    BPV_WORKERS=2
 
 COPY --from=build /dist /dist
 RUN pip install --no-cache-dir /dist/*.whl \

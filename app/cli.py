@@ -23,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the web app (default 127.0.0.1:8000)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes (default BPV_WORKERS, 2): uvicorn replaces one that dies",
+    )
 
     commands.add_parser("examples", help="list the chapter 5 presets")
 
@@ -61,10 +66,40 @@ def main(argv: list[str] | None = None) -> int:
     return print_trace(args.example, args.set, args.dout, args.json, args.expression, args.expand)
 
 
-def serve_app(host: str, port: int, workers: int) -> int:
+MAX_WORKERS = 64
+
+
+def serve_app(host: str, port: int, workers: int | None = None) -> int:
+    """uvicorn on the app with the settings' workers and timeouts, once they all check out.
+
+    Checked here, before uvicorn starts, because a worker that fails on them would only be
+    restarted by uvicorn's supervisor, again and again, while the parent never exits.
+    """
+    from backprop_viz.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as e:
+        print(f"backprop-viz serve: {e}", file=sys.stderr)
+        return 2
+    workers = settings.workers if workers is None else workers
+    if not 1 <= workers <= MAX_WORKERS:
+        print(f"backprop-viz serve: --workers must be between 1 and {MAX_WORKERS}", file=sys.stderr)
+        return 2
+
     import uvicorn
 
-    uvicorn.run("backprop_viz.main:app", host=host, port=port, workers=workers)
+    from backprop_viz.web.connections import HeaderTimeoutProtocol
+
+    uvicorn.run(
+        "backprop_viz.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        http=HeaderTimeoutProtocol,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
     return 0
 
 

@@ -6,6 +6,24 @@ its own limits calls ``backprop_viz.web.app.create_app(Settings(...))`` instead.
 
 from __future__ import annotations
 
+import sys
+
+from backprop_viz.settings import Settings, SettingsError
 from backprop_viz.web.app import create_app
 
-app = create_app()
+# uvicorn's code for "the worker failed before it started serving" (uvicorn.config
+# STARTUP_FAILURE): its supervisor then stops instead of restarting the worker for ever, so even
+# `uvicorn backprop_viz.main:app --workers 2` with a bad BPV_* value exits at once.
+STARTUP_FAILURE = 3
+
+try:
+    settings = Settings.from_env()
+except SettingsError as e:
+    print(e, file=sys.stderr)
+    raise SystemExit(STARTUP_FAILURE) from None
+# A thread that wants the GIL waits up to this long for the one holding it: 5 ms by default,
+# paid several times per request (the event loop, anyio's thread, back) while a heavy request
+# computes in its own thread. 1 ms cut health's median under eight heavy clients from ~40 ms to
+# ~10 ms (bench/bench_isolation.py) without slowing the heavy ones measurably.
+sys.setswitchinterval(0.001)
+app = create_app(settings)

@@ -17,6 +17,7 @@ import numpy as np
 
 from backprop_viz.core.engine import forward_output, run_graph
 from backprop_viz.core.graph import Graph
+from backprop_viz.deadline import check_deadline
 from backprop_viz.encoding import json_float, to_json_numbers
 
 MAX_LISTED_SAMPLES = 50
@@ -60,6 +61,7 @@ def gradient_check(
             chosen[n] = np.sort(rng.choice(sizes[n], size=k, replace=False))
 
     def f(name: str, value: np.ndarray) -> float:
+        check_deadline()  # isolation: the time limit of heavy requests (backprop_viz.deadline)
         return float(np.sum(seed_grad * forward_output(graph, {name: value})))
 
     results = []

@@ -52,6 +52,7 @@ from backprop_viz.core.steps import (
     Step,
     StepInput,
 )
+from backprop_viz.deadline import check_deadline
 
 
 @dataclass
@@ -329,6 +330,7 @@ def forward(
     layers: dict[str, Any] = {}
     nodes, keep = graph.nodes, recorder.keep
     for node_id in graph.order:
+        check_deadline()  # isolation: the time limit of heavy requests (backprop_viz.deadline)
         node = nodes[node_id]
         if node.is_leaf:
             given = leaves.get(node_id) if leaves else None
@@ -363,6 +365,7 @@ def backward(
     incoming: dict[str, list[tuple[Edge, np.ndarray]]] = {n: [] for n in graph.order}
     nodes, inputs_of = graph.nodes, graph.inputs
     for node_id in reversed(graph.order):
+        check_deadline()  # isolation: the time limit of heavy requests (backprop_viz.deadline)
         node = nodes[node_id]
         parts = incoming[node_id]
         if node_id == graph.output:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -19,6 +21,7 @@ from backprop_viz.web.errors import (
     error_body,
     install_error_handlers,
 )
+from backprop_viz.web.limits import HeavyWork, HeavyWorkAdmission
 from backprop_viz.web.routes import router
 from backprop_viz.web.security import SecurityHeaders
 
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.heavy_work = HeavyWork(settings)
     app.include_router(router)
     install_docs(app)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
@@ -62,10 +66,104 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # The last added is the outermost: the security headers go on every response, the 413 and
     # the catch-all's 500 included.
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(HeavyWorkAdmission)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(InternalErrors)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+class HeadAsGet:
+    """HEAD on every GET route (FastAPI's routes answer it 405): the app answers it as a GET,
+    and the client gets that answer's status and headers with no body."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+
+
+class BodyReadTimeout:
+    """A 408 and a closed connection for a body not received within ``seconds`` of the
+    request's start (uvicorn has no such timeout: a client that declares a length and sends
+    less would hold the connection and the request open for ever).
+
+    The 408 is sent from inside ``receive``; what the app then answers to its interrupted body
+    read is dropped."""
+
+    def __init__(self, app: ASGIApp, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = time.monotonic() + self.seconds
+        body_done = False
+        answered = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, answered
+            if body_done or answered:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                answered = True
+                await self.reject(send)
+                raise BodyReadTimedOut(self.seconds) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not answered:
+                await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except BodyReadTimedOut:
+            pass
+        except Exception:
+            if not answered:
+                raise
+
+    async def reject(self, send: Send) -> None:
+        detail = f"body: the request body was not received within {self.seconds:g} s"
+        body = dumps(error_body(detail, field="body"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 408,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyReadTimedOut(HTTPException):
+    """Raised into the app when its body read times out (an HTTPException, which FastAPI's
+    body parsing lets through, so nothing turns it into a 400 or a 500)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(status_code=408, detail=f"body not received within {seconds:g} s")
 
 
 class BodySizeLimit:

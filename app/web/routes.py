@@ -13,6 +13,7 @@ from backprop_viz.examples import EXAMPLES
 from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.settings import Settings
 from backprop_viz.web.errors import error_responses
+from backprop_viz.web.limits import heavy_work, trace_is_heavy
 from backprop_viz.web.schemas import (
     ExampleDetail,
     ExampleSummary,
@@ -72,6 +73,7 @@ def get_example(
     response_model=TraceResponse,
     responses=error_responses(422),
 )
+@heavy_work(when=trace_is_heavy)
 def create_trace(body: TraceRequest, request: Request) -> Response:
     """Run forward and backward and return every step, value and gradient."""
     result = service.trace(query_of(body), settings_of(request))
@@ -94,6 +96,7 @@ def parse_formula(body: ParseRequest) -> dict[str, Any]:
 
 
 @router.post("/gradcheck", response_model=GradcheckResponse, responses=error_responses(422))
+@heavy_work()
 def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
     """The book's gradient check: backprop against the numerical gradient, leaf by leaf."""
     return service.check_gradients(

@@ -658,7 +658,8 @@ def test_settings_from_env_overrides_each_limit(monkeypatch):
     )
 
 
-def test_settings_from_env_defaults_when_unset_or_blank(monkeypatch):
+def test_settings_from_env_defaults_when_unset(monkeypatch):
+    # A blank value used to mean the default too; it is now an error (tests/test_settings.py).
     for name in (
         "BPV_MAX_NODES",
         "BPV_MAX_ELEMENTS",
@@ -667,7 +668,6 @@ def test_settings_from_env_defaults_when_unset_or_blank(monkeypatch):
         "BPV_INLINE_ELEMENTS",
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("BPV_MAX_NODES", " ")
     assert Settings.from_env() == Settings()
 
 

@@ -1,0 +1,103 @@
+"""uvicorn's HTTP protocol with a deadline (``BPV_HEADER_TIMEOUT``) and a size limit
+(``BPV_MAX_HEADER_BYTES``) for a request's headers.
+
+uvicorn (0.54) bounds an idle keep-alive connection (``timeout_keep_alive``) but nothing else: a
+connection that sends nothing, or the first bytes of a request line and then nothing, or a byte
+every few seconds, stays open for ever, and enough of them exhaust the server's sockets. An ASGI
+middleware cannot help, as the app is only called once the headers are in. So the protocol
+starts a timer whenever it waits for a request (when the connection opens, and when a response
+has been sent on a kept-alive one) and closes the connection if the request's headers are not
+complete by then. httptools also takes headers of any size (10 MB of them, tried), so the bytes
+a request sends before its headers are complete are counted, from the parser's start of the
+message (bytes left of an earlier body a route did not read are not counted, except those that
+share a read with the new request's first bytes), and past the limit the answer is a 431 and
+the connection is closed. The body has its own limits, in the app (``BodyReadTimeout``,
+``BodySizeLimit``).
+
+``serve`` in ``backprop_viz.cli`` passes this class to uvicorn as ``http=``; it extends the
+protocol uvicorn would pick itself (httptools when installed, as ``uvicorn[standard]`` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cache
+from typing import Any
+
+from backprop_viz.settings import Settings
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as BaseProtocol
+except ImportError:  # pragma: no cover - uvicorn without httptools
+    from uvicorn.protocols.http.h11_impl import H11Protocol as BaseProtocol  # type: ignore
+
+
+HEADERS_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-length: 0\r\nconnection: close\r\n\r\n"
+)
+
+
+@cache
+def settings() -> Settings:
+    """This process's settings (a worker reads the environment its parent checked)."""
+    return Settings.from_env()
+
+
+class HeaderTimeoutProtocol(BaseProtocol):  # type: ignore[misc, valid-type]
+    """Closes a connection whose next request's headers are not in within the header timeout."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.header_timer: asyncio.TimerHandle | None = None
+        self.cycle_before_headers: Any = None
+        self.header_bytes: int | None = None  # counted from the start of a message
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.start_header_timer()
+
+    def on_message_begin(self) -> None:  # httptools only (h11 bounds headers at 16 KB itself)
+        super().on_message_begin()
+        if self.header_timer is not None:
+            self.header_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.header_timer is None:
+            return
+        # Both of uvicorn's parsers make a new request-response cycle once the headers are in.
+        if self.cycle is not self.cycle_before_headers:
+            self.stop_header_timer()
+        elif self.header_bytes is not None and not self.transport.is_closing():
+            self.header_bytes += len(data)
+            if self.header_bytes > settings().max_header_bytes:
+                self.stop_header_timer()
+                self.transport.write(HEADERS_TOO_LARGE)
+                self.transport.close()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        waiting = self.cycle is None or self.cycle.response_complete  # not a pipelined one
+        if waiting and not self.transport.is_closing():
+            self.start_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop_header_timer()
+        super().connection_lost(exc)
+
+    def start_header_timer(self) -> None:
+        self.stop_header_timer()
+        self.cycle_before_headers = self.cycle
+        self.header_bytes = None
+        self.header_timer = self.loop.call_later(settings().header_timeout, self.on_header_timeout)
+
+    def stop_header_timer(self) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def on_header_timeout(self) -> None:
+        self.header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
