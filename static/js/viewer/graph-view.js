@@ -6,7 +6,7 @@
 // step or edit only changes classes and text (update), so the layout never moves and nothing
 // flickers. Every string from the server goes through textContent, never through markup.
 
-import dagre from '/static/vendor/dagre.esm.js';
+import dagre from '../../vendor/dagre.esm.js';
 import { formatValue, isScalar, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 import { t } from './i18n.js';

@@ -3,8 +3,8 @@
 // label, so "apple" finds the apple's field. The panel only parses what is typed; main.js
 // decides when to re-trace.
 
-import { formatNumber, isScalar, isSummary, parseNumber, shapeOf, shapeText, toNumber } from './format.js';
-import { t } from './i18n.js';
+import { formatNumber, isScalar, isSummary, parseNumber, shapeOf, shapeText, toNumber } from '../viewer/format.js';
+import { t } from '../viewer/i18n.js';
 
 const MAX_GRID_ELEMENTS = 64;
 const MAX_GRID_COLUMNS = 10;

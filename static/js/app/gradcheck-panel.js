@@ -4,8 +4,8 @@
 // A result belongs to the request it answered: once the graph or a value changes it is marked
 // stale, never silently shown as if it described what is on screen.
 
-import { formatNumber, formatValue, isScalar, shapeText } from './format.js';
-import { t } from './i18n.js';
+import { formatNumber, formatValue, isScalar, shapeText } from '../viewer/format.js';
+import { t } from '../viewer/i18n.js';
 
 const count = new Intl.NumberFormat('en-US');
 
