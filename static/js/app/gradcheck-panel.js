@@ -5,16 +5,10 @@
 // stale, never silently shown as if it described what is on screen.
 
 import { formatNumber, formatValue, isScalar, shapeText } from '../viewer/format.js';
+import { el } from '../viewer/dom.js';
 import { t } from '../viewer/i18n.js';
 
 const count = new Intl.NumberFormat('en-US');
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** An error in e-notation, as the book prints them: 1.2e-11. */
 export function errorText(x) {

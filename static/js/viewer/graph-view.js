@@ -10,12 +10,12 @@ import dagre from '../../vendor/dagre.esm.js';
 import { formatValue, isScalar, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 import { t } from './i18n.js';
+import { groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const SINK = '\u0000output';
 // dagre cluster ids for expanded composites; the prefix keeps them apart from node ids.
 const GROUP = '\u0000group:';
-const GROUP_PAD = 0;
 const FONT = '13px "DejaVu Sans", "Helvetica Neue", Arial, sans-serif';
 const MIN_RADIUS = 17;
 const LABEL_HEIGHT = 40;
@@ -55,28 +55,6 @@ export function structureKey(trace) {
   ]);
 }
 
-/** The nodes of each expanded composite, by the composite's id (node.group). */
-export function groupsOf(graph) {
-  const groups = new Map();
-  for (const node of graph.nodes) {
-    if (!node.group) continue;
-    if (!groups.has(node.group)) groups.set(node.group, []);
-    groups.get(node.group).push(node);
-  }
-  return groups;
-}
-
-/**
- * The symbol of the composite a group came from. The trace names only the group's id, so it is
- * read off the primitives the server expands into: Affine gives dot and +, sigmoid gives exp and /.
- */
-export function groupSymbol(members) {
-  const ops = new Set(members.map((n) => n.op));
-  if (ops.has('matmul')) return 'Affine';
-  if (ops.has('exp') && ops.has('reciprocal')) return 'sigmoid';
-  return members.length ? members[members.length - 1].id : '';
-}
-
 /** The centre of a node's drawn shape (a fork's box also holds the sum under the shape). */
 function shapeCentre(box) {
   return { x: box.x, y: box.y - (box.forkPad || 0) / 2 };
@@ -97,7 +75,7 @@ export class GraphView {
    * onSelectNode(id): the user clicked a node (for the inspector).
    * isEditable(node): whether a leaf's value on the graph can be edited.
    */
-  constructor(container, { onEditLeaf, onSelectNode, isEditable = (node) => node.op === 'input' && !node.group }) {
+  constructor(container, { onEditLeaf, onSelectNode, isEditable = isEditableLeaf }) {
     this.container = container;
     this.isEditable = isEditable;
     this.onEditLeaf = onEditLeaf;
@@ -158,9 +136,9 @@ export class GraphView {
       const box = layout.node(GROUP + id);
       if (!box || !Number.isFinite(box.width)) continue;
       const group = svg('g', { class: 'group', 'data-group': id }, parent);
-      const x = box.x - box.width / 2 - GROUP_PAD;
-      const y = box.y - box.height / 2 - GROUP_PAD;
-      svg('rect', { class: 'group-box', x, y, width: box.width + 2 * GROUP_PAD, height: box.height + 2 * GROUP_PAD, rx: 12 }, group);
+      const x = box.x - box.width / 2;
+      const y = box.y - box.height / 2;
+      svg('rect', { class: 'group-box', x, y, width: box.width, height: box.height, rx: 12 }, group);
       svgText(group, 'group-label', x + 8, y + 13, groupSymbol(members));
     }
   }
@@ -218,13 +196,12 @@ export class GraphView {
       }, edge.id);
     }
     dagre.layout(g);
-    this.graphLayout = g;
     return g;
   }
 
   nodeSize(node) {
     if (node.op === 'input') {
-      const w = textWidth(node.label ?? node.id) + 10;
+      const w = textWidth(nodeLabel(node)) + 10;
       return { width: Math.min(w, 160), height: 22, kind: 'leaf' };
     }
     const symbol = node.symbol || node.op;
@@ -240,10 +217,10 @@ export class GraphView {
     const cy = box.y - (box.forkPad || 0) / 2;
     const group = svg('g', { class: `node ${box.kind}`, 'data-node': node.id, transform: `translate(${box.x},${cy})` }, parent);
     const title = svg('title', {}, group);
-    title.textContent = node.label ?? node.id;
+    title.textContent = nodeLabel(node);
     let symbolText = null;
     if (box.kind === 'leaf') {
-      const label = svgText(group, 'leaf-label', 0, 4, node.label ?? node.id);
+      const label = svgText(group, 'leaf-label', 0, 4, nodeLabel(node));
       label.setAttribute('text-anchor', 'middle');
       if (node.requires_grad === false) group.classList.add('constant');
     } else {
@@ -258,7 +235,7 @@ export class GraphView {
       symbolText.setAttribute('text-anchor', 'middle');
       group.setAttribute('tabindex', '0');
       group.setAttribute('role', 'button');
-      group.setAttribute('aria-label', `${node.label ?? node.id} (${node.symbol || node.op})`);
+      group.setAttribute('aria-label', `${nodeLabel(node)} (${node.symbol || node.op})`);
     }
     // At a fork the sum of the gradients is written under the node.
     const sum = svgText(group, 'node-grad', 0, (box.height - (box.forkPad || 0)) / 2 + 15, '');
@@ -302,7 +279,7 @@ export class GraphView {
       value.classList.add('editable');
       value.setAttribute('tabindex', '0');
       value.setAttribute('role', 'button');
-      value.setAttribute('aria-label', `Edit ${sourceNode.label ?? sourceNode.id}`);
+      value.setAttribute('aria-label', `Edit ${nodeLabel(sourceNode)}`);
       const open = () => this.onEditLeaf(edge.source, value);
       value.addEventListener('click', open);
       value.addEventListener('keydown', (event) => {
@@ -356,7 +333,7 @@ export class GraphView {
       const takesGrad = sourceNode.requires_grad !== false;
       el.group.classList.toggle('value-known', valueKnown);
       el.group.classList.toggle('grad-known', gradKnown && takesGrad);
-      el.shape.textContent = shapeText(shapeOf(value));
+      setText(el.shape, shapeText(shapeOf(value)), null);
       setText(el.value, valueKnown ? formatValue(value, raw) : '?', valueKnown ? null : notComputed);
       if (!takesGrad) {
         setText(el.grad, '', null);
@@ -377,6 +354,12 @@ export class GraphView {
       if (stepChanged) pulses.push([el.pulse, pulse]);
     }
     if (pulses.length) restartPulses(pulses);
+  }
+
+  /** Stops watching the container's size and empties it. */
+  destroy() {
+    this.resizeObserver.disconnect();
+    this.container.replaceChildren();
   }
 
   /** The SVG as a standalone file: the live element plus the few style rules it needs. */
@@ -467,9 +450,10 @@ export class GraphView {
       const rect = area.getBoundingClientRect();
       this.zoom(Math.exp(-event.deltaY * 0.002), event.clientX - rect.left, event.clientY - rect.top);
     }, { passive: false });
-    new ResizeObserver(() => {
+    this.resizeObserver = new ResizeObserver(() => {
       if (!this.userMoved) this.fit();
-    }).observe(area);
+    });
+    this.resizeObserver.observe(area);
   }
 }
 
