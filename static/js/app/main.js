@@ -11,7 +11,6 @@ import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
 import { readState, sourceOf, writeState } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
-import { structureKey } from '../viewer/graph-view.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
 import { isEditableLeaf } from '../viewer/nodes.js';
 import { mountViewer } from '../viewer/viewer.js';
@@ -22,7 +21,6 @@ const TYPING_DEBOUNCE_MS = 90;
 const state = readState();
 let examples = [];
 let trace = null;
-let drawnKey = null; // structureKey of the trace on screen: a new one rebuilds the inputs panel
 // The values of the edits sent but not answered yet: each edit merges into these, so a second
 // quick edit does not drop the first. null = nothing pending (state.values holds them all).
 let pendingValues = null;
@@ -95,6 +93,7 @@ function refuseTrace(request, error, { source, superseded }) {
     if (trace) panel.syncCurrent(trace);
   }
   if (superseded) return null; // its error no longer matters
+  writeState(state); // the link went ahead with the refused values
   const field = error instanceof ApiError ? error.field : null;
   if (request.origin === Origin.EXPRESSION || field === 'expression') {
     showExpressionError(error);
@@ -136,17 +135,15 @@ function acceptTrace(request, result) {
 
 function showTrace(result, request) {
   const started = performance.now();
-  const key = structureKey(result);
-  const redraw = key !== drawnKey;
-  drawnKey = key;
   trace = result;
   // Which graph is on screen, for tests and tools that wait for a newly picked example.
   graphEl.dataset.example = state.graph || state.expression !== null ? '' : state.example;
   graphEl.dataset.expression = state.expression ?? '';
   if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
-  if (redraw) panel.build(result, state.raw);
+  const { drawn } = viewer.update(result, { step: request.position ?? state.step });
+  // A new structure has new leaves: their editors are built anew, else only their numbers change.
+  if (drawn) panel.build(result, state.raw);
   else panel.update(result, state.raw);
-  viewer.update(result, { step: request.position ?? state.step });
   // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
   // the time from the edit to the updated graph.
   graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
@@ -222,7 +219,13 @@ function onEdit(id, value, immediate) {
   const values = { ...currentValues(), [id]: value };
   pendingValues = values;
   clearTimeout(typingTimer);
-  const send = () => queue.request(TraceRequest.edit(id, values, performance.now()));
+  const send = () => {
+    const startedAt = performance.now();
+    // The link is written while the request travels, when the page has nothing else to do, so
+    // writing it is not on the way from the edit to its frame; a refusal puts it back.
+    writeState({ ...state, values });
+    if (!queue.request(TraceRequest.edit(id, values, startedAt))) writeState(state);
+  };
   if (immediate || !isTypingTarget()) send();
   else typingTimer = setTimeout(send, TYPING_DEBOUNCE_MS);
 }

@@ -23,14 +23,18 @@ export function heatmap(name, value, raw) {
   canvas.width = nCols * cell;
   canvas.height = nRows * cell;
   const ctx = canvas.getContext('2d');
+  const colours = [];
   for (let i = 0; i < nRows; i++) {
     for (let j = 0; j < nCols; j++) {
       const x = Number(rows[i][j]);
       const a = Number.isFinite(x) ? Math.min(1, Math.abs(x) / maxAbs) : 1;
       ctx.fillStyle = !Number.isFinite(x) ? '#111' : x >= 0 ? `rgba(220, 38, 38, ${a})` : `rgba(37, 99, 235, ${a})`;
       ctx.fillRect(j * cell, i * cell, cell - 1, cell - 1);
+      colours.push(ctx.fillStyle);
     }
   }
+  // What the picture shows, so an update keeps a canvas whose picture would not change (morph.js).
+  canvas.dataset.key = `${nCols}x${nRows}@${cell}:${colours.join(' ')}`;
   // A summarised array comes with its true range; the picture is only its top-left corner.
   const summary = isSummary(value) ? value.summary || {} : null;
   const min = summary ? summary.min : flat.length ? Math.min(...flat) : NaN;

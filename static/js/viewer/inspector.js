@@ -1,12 +1,14 @@
 // The inspector: for one node, its layer's source with forward or backward highlighted by the
 // phase, the formulas, the chain rule with the numbers plugged in (dx = dout × y = 1.1 × 2 =
 // 2.2), the gradient of each input edge, the sum at a fork, and heatmaps for matrices.
-// Each section has its own builder; how an op writes its numbers lives in op-views.js.
-// All numbers come from the trace; all text is set with textContent.
+// Each section has its own builder; how an op writes its numbers lives in op-views.js. Each
+// render builds the sections afresh and morphs the shown ones into them (only what changed is
+// written). All numbers come from the trace; all text is set with textContent.
 
 import { el } from './dom.js';
 import { formatNumber, formatValue, isScalar, shapeOf, shapeText } from './format.js';
 import { heatmap } from './heatmap.js';
+import { morphChildren } from './morph.js';
 import { t } from './i18n.js';
 import { groupSymbol, nodeLabel } from './nodes.js';
 import { opView, pretty } from './op-views.js';
@@ -28,14 +30,14 @@ function methodSpan(lines, name) {
 }
 
 /** The title, and a button back to following the step when the user pinned the node. */
-function header({ node, pinned, actions }) {
+function header({ node, pinned }) {
   const box = el('div', 'inspector-header');
   box.appendChild(el('h3', 'inspector-title', nodeLabel(node)));
   if (pinned) {
     const follow = el('button', 'small', t('followStep'));
     follow.type = 'button';
     follow.setAttribute('aria-label', 'Follow the step');
-    follow.addEventListener('click', actions.follow);
+    follow.dataset.action = 'follow';
     box.appendChild(follow);
   }
   return box;
@@ -53,7 +55,7 @@ function metaLine({ trace, node }) {
  * "Expand y" on a composite node (sigmoid, Affine), "Collapse y" on a node drawn from one.
  * The accessible names stay English like every control's; the visible text follows the language.
  */
-function expandControl({ trace, node, actions }) {
+function expandControl({ trace, node }) {
   if (!node.composite && !node.group) return null;
   const row = el('div', 'expand-row');
   const button = el('button', 'small');
@@ -62,14 +64,16 @@ function expandControl({ trace, node, actions }) {
     const label = nodeLabel(node);
     button.textContent = t('expandNode', { label });
     button.setAttribute('aria-label', `Expand ${label}`);
-    button.addEventListener('click', () => actions.expand(node.id));
+    button.dataset.action = 'expand';
+    button.dataset.target = node.id;
     row.append(button, el('span', 'hint', t('expandHint')));
   } else {
     const composite = trace.graph.nodes.find((n) => n.id === node.group);
     const label = composite ? nodeLabel(composite) : node.group;
     button.textContent = t('collapseNode', { label });
     button.setAttribute('aria-label', `Collapse ${label}`);
-    button.addEventListener('click', () => actions.collapse(node.group));
+    button.dataset.action = 'collapse';
+    button.dataset.target = node.group;
     const members = trace.graph.nodes.filter((n) => n.group === node.group);
     row.append(button, el('span', 'hint', t('collapseHint', { label: groupSymbol(members) })));
   }
@@ -204,11 +208,17 @@ export class Inspector {
    */
   constructor(container, actions) {
     this.container = container;
-    this.actions = actions;
     this.ops = {};
-    // The source block is the biggest part of the inspector and the same for every step of a
-    // node in one phase: it is built once per (source, phase, language) and reused.
-    this.sourceCache = { key: null, section: null };
+    // One listener for the inspector's buttons: render() morphs the old sections into the new
+    // ones (morph.js), so a kept button must not hold a listener of its own.
+    container.addEventListener('click', (event) => {
+      const button = event.target.closest('[data-action]');
+      if (!button || !container.contains(button)) return;
+      const { action, target } = button.dataset;
+      if (action === 'follow') actions.follow();
+      else if (action === 'expand') actions.expand(target);
+      else if (action === 'collapse') actions.collapse(target);
+    });
   }
 
   /** The op catalogue (GET /api/ops): formulas and layer sources by op name. */
@@ -229,10 +239,9 @@ export class Inspector {
       op: node ? this.ops[node.op] || {} : {},
       view: opView(node ? node.op : null),
       label: (id) => labels.get(id) ?? id,
-      actions: this.actions,
     };
     const sections = node ? this.nodeSections(context) : [el('p', 'hint', t('inspectHint')), symbolicSection(context)];
-    this.container.replaceChildren(...sections.filter(Boolean));
+    morphChildren(this.container, sections.filter(Boolean));
   }
 
   /** The sections for one node, in reading order. */
@@ -253,13 +262,7 @@ export class Inspector {
       isOp ? backwardSection(context) : null,
       forkSection(context),
       variable ? null : symbolic,
-      op.source ? this.cachedSource(op.source, sourcePhase(context)) : null,
+      op.source ? sourceSection(op.source, sourcePhase(context)) : null,
     ];
-  }
-
-  cachedSource(source, phase) {
-    const key = `${t('source')}\u0000${phase}\u0000${source}`;
-    if (this.sourceCache.key !== key) this.sourceCache = { key, section: sourceSection(source, phase) };
-    return this.sourceCache.section;
   }
 }

@@ -123,13 +123,15 @@ class Viewer {
    * Shows a new trace. The same structure (an edited value) keeps the drawing and only changes
    * numbers; a new structure is laid out and drawn. step: where to stand in the new timeline:
    * a number (kept if omitted), 'end', or an anchor from anchor() (the same node and phase).
+   * Returns {drawn}: whether the graph was laid out and drawn anew.
    */
   update(trace, { step } = {}) {
     const started = performance.now();
     const graphEl = this.parts.graph;
     this.trace = trace;
     this.timeline = buildTimeline(trace);
-    if (structureKey(trace) !== this.graph.key) {
+    const drawn = structureKey(trace) !== this.graph.key;
+    if (drawn) {
       this.graph.draw(trace);
       graphEl.dataset.drawMs = (performance.now() - started).toFixed(1);
       performance.mark('graph-drawn');
@@ -145,6 +147,7 @@ class Viewer {
     this.render();
     // Measurement hook (bench/bench_page.py): the JS time of this update.
     graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
+    return { drawn };
   }
 
   /** The position: 0 = before any step, n = after the n-th. */
@@ -279,7 +282,7 @@ class Viewer {
  *             outside expanded composites); editing emits 'valueedit'
  *   keyboard  where arrow keys, Home, End and space are listened for (default: element;
  *             the page passes document)
- * The handle: update(trace, {step}), setStep(p), step, length, node, anchor(), select(id),
+ * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
  * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg(),
  * closeLeafEditor(), on(event, cb) -> off, destroy().
  */
