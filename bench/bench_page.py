@@ -3,16 +3,16 @@
 targets (16 ms, one frame, median per edit over the book's presets; 1 s first render for 300
 nodes).
 
-    python bench/bench_page.py [--edits 21] [--rounds 3] [--baseline REF] [--chromium PATH]
+    python bench/bench_page.py [--edits 21] [--baseline REF] [--chromium PATH]
 
 An edit is timed inside the page: from setting a leaf's field and firing its "change" event,
 through the POST /api/trace round trip and the update of the SVG and the inspector, to the next
 painted frame.
 
 --baseline REF (a git commit, branch or tag) measures that version of the page too, on a second
-server started from `git archive REF`, interleaved with this one: for each round and preset,
-the same edits on one, then on the other. The machine is shared, so only figures from the same
-run are compared; the ratio is this version's median over the baseline's.
+server started from `git archive REF`, in a second page of the same browser, interleaved edit
+by edit with this one (the order swapped on every edit). The machine is shared, so only figures
+from the same run are compared; the ratio is this version's median over the baseline's.
 """
 
 from __future__ import annotations
@@ -100,14 +100,18 @@ def generated_graph(n_leaves: int = 150, seed: int = 0) -> dict:
     return {"nodes": nodes, "output": "out"}
 
 
+def edit_value(base: float, i: int) -> float:
+    """The i-th value of the first leaf: alternately 1 % above its value and its value."""
+    return base * (1.01 if i % 2 == 0 else 1.0) + (0.5 if base == 0 else 0)
+
+
 def time_edits(page, edits: int) -> list[float]:
     """Alternates the first leaf between two values; two warm-up edits are not counted."""
     field = page.locator("#inputs-panel input[type=text]").first
     base = float(field.input_value() or 1)
     times = []
     for i in range(edits + 2):
-        value = base * (1.01 if i % 2 == 0 else 1.0) + (0.5 if base == 0 else 0)
-        ms = page.evaluate(TIMED_EDIT_JS, {"index": 0, "value": value})
+        ms = page.evaluate(TIMED_EDIT_JS, {"index": 0, "value": edit_value(base, i)})
         if i >= 2:
             times.append(ms)
     return times
@@ -118,36 +122,39 @@ def wait_for_graph(page) -> None:
     page.locator("#inputs-panel input[type=text]").first.wait_for()
 
 
-def edits_on(page, url: str, example: str, edits: int) -> list[float]:
-    """Opens a preset at its last step and times edits on it."""
-    page.goto(f"{url}/#example={example}&step=9999")
-    wait_for_graph(page)
-    return time_edits(page, edits)
+def interleaved_edits(pages: dict, sides: dict[str, str], example: str, edits: int) -> dict:
+    """Opens the preset at its last step on each side's page, then times edits edit by edit,
+    one side after the other, the order swapped on every edit so neither always goes first."""
+    base = None
+    for side, page in pages.items():
+        page.goto(f"{sides[side]}/#example={example}&step=9999")
+        wait_for_graph(page)
+        base = float(page.locator("#inputs-panel input[type=text]").first.input_value() or 1)
+    times = {side: [] for side in pages}
+    order = list(pages)
+    for i in range(edits + 2):
+        for side in order if i % 2 == 0 else order[::-1]:
+            ms = pages[side].evaluate(TIMED_EDIT_JS, {"index": 0, "value": edit_value(base, i)})
+            if i >= 2:  # two warm-up edits
+                times[side].append(ms)
+    return times
 
 
-def bench_presets(page, sides: dict[str, str], examples: list[str], edits: int, rounds: int):
-    """Edit -> redrawn graph for each preset, at its last step, sides interleaved per round."""
-    times = {(side, ex): [] for side in sides for ex in examples}
-    for _ in range(rounds):
-        for example in examples:
-            for side, url in sides.items():
-                times[side, example] += edits_on(page, url, example, max(1, edits // rounds))
+def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits: int) -> None:
+    """Edit -> redrawn graph for each preset at its last step, the sides interleaved."""
     names = list(sides)
-    print(
-        f"edit -> redrawn graph, median of {edits} edits in {rounds} rounds "
-        f"(target {EDIT_TARGET_MS:.0f} ms)"
-    )
+    print(f"edit -> redrawn graph, median of {edits} edits (target {EDIT_TARGET_MS:.0f} ms)")
     header = "".join(f"{name + ' ms':>14}{'p90':>7}" for name in names)
     print(f"{'graph':<22}{header}{'ratio to target':>17}")
     medians = {side: [] for side in names}
     for example in examples:
+        times = interleaved_edits(pages, sides, example, edits)
         cells = ""
         for side in names:
-            series = sorted(times[side, example])
-            median = statistics.median(series)
-            medians[side].append(median)
-            cells += f"{median:>14.1f}{series[int(0.9 * (len(series) - 1))]:>7.1f}"
-        print(f"{example:<22}{cells}{medians[names[0]][-1] / EDIT_TARGET_MS:>17.2f}")
+            series = sorted(times[side])
+            medians[side].append(statistics.median(series))
+            cells += f"{medians[side][-1]:>14.1f}{series[int(0.9 * (len(series) - 1))]:>7.1f}"
+        print(f"{example:<22}{cells}{medians[names[0]][-1] / EDIT_TARGET_MS:>17.2f}", flush=True)
     overall = {side: statistics.median(medians[side]) for side in names}
     cells = "".join(f"{overall[side]:>14.1f}{'':>7}" for side in names)
     print(f"{'median of presets':<22}{cells}{overall[names[0]] / EDIT_TARGET_MS:>17.2f}")
@@ -199,7 +206,6 @@ def baseline_package(ref: str) -> Iterator[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=21, help="timed edits per graph and side")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--baseline", help="a git ref to measure too, interleaved (e.g. main)")
     parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
@@ -213,11 +219,15 @@ def main() -> None:
         examples = [e["id"] for e in httpx.get(f"{url}/api/examples").json()]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
             errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            bench_presets(page, sides, examples, args.edits, args.rounds)
-            bench_generated(page, url, args.edits)
+            pages = {}
+            for side in sides:
+                pages[side] = browser.new_page(viewport={"width": 1280, "height": 800})
+                pages[side].on(
+                    "console", lambda m: errors.append(m.text) if m.type == "error" else None
+                )
+            bench_presets(pages, sides, examples, args.edits)
+            bench_generated(pages["this"], url, args.edits)
             if errors:
                 print("\nbrowser console errors:\n  " + "\n  ".join(errors))
             browser.close()

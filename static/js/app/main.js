@@ -93,7 +93,6 @@ function refuseTrace(request, error, { source, superseded }) {
     if (trace) panel.syncCurrent(trace);
   }
   if (superseded) return null; // its error no longer matters
-  writeState(state); // the link went ahead with the refused values
   const field = error instanceof ApiError ? error.field : null;
   if (request.origin === Origin.EXPRESSION || field === 'expression') {
     showExpressionError(error);
@@ -219,13 +218,9 @@ function onEdit(id, value, immediate) {
   const values = { ...currentValues(), [id]: value };
   pendingValues = values;
   clearTimeout(typingTimer);
-  const send = () => {
-    const startedAt = performance.now();
-    // The link is written while the request travels, when the page has nothing else to do, so
-    // writing it is not on the way from the edit to its frame; a refusal puts it back.
-    writeState({ ...state, values });
-    if (!queue.request(TraceRequest.edit(id, values, startedAt))) writeState(state);
-  };
+  // The link follows once the answer is shown (the 'render' listener): history.replaceState
+  // while the request travels was measured to delay its answer by milliseconds.
+  const send = () => queue.request(TraceRequest.edit(id, values, performance.now()));
   if (immediate || !isTypingTarget()) send();
   else typingTimer = setTimeout(send, TYPING_DEBOUNCE_MS);
 }
