@@ -3,12 +3,10 @@
 // cell, a standalone HTML file) gets the markup below, the same as the page's. The viewer
 // never uses ids, so several viewers can live on one page.
 
-/** Every part the viewer looks for; the optional ones may be left out by a host. */
-export const PARTS = [
-  'graph-area', 'graph', 'zoom-in', 'zoom-out', 'zoom-fit',
-  'first', 'back', 'play', 'forward', 'last', 'speed', 'timeline', 'step-counter', 'step-caption',
-  'inspector', 'warnings',
-];
+/** The parts a host's own layout must have: the graph and the player's controls. */
+const REQUIRED_PARTS = ['graph', 'first', 'back', 'play', 'forward', 'last', 'speed', 'timeline'];
+/** The parts a host may leave out (then that part is not shown). */
+const OPTIONAL_PARTS = ['graph-area', 'zoom-in', 'zoom-out', 'zoom-fit', 'step-counter', 'step-caption', 'inspector', 'warnings'];
 
 // Static markup only (no data from the trace): every text from a trace goes through textContent.
 const MARKUP = `
@@ -68,6 +66,8 @@ export function findParts(root) {
     built = box;
   }
   const parts = {};
-  for (const name of PARTS) parts[name] = root.querySelector(`[data-part="${name}"]`);
+  for (const name of [...REQUIRED_PARTS, ...OPTIONAL_PARTS]) parts[name] = root.querySelector(`[data-part="${name}"]`);
+  const missing = REQUIRED_PARTS.filter((name) => !parts[name]);
+  if (missing.length) throw new Error(`the viewer's element has no data-part="${missing.join('", "')}"`);
   return { parts, built };
 }
