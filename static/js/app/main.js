@@ -93,6 +93,7 @@ function refuseTrace(request, error, { source, superseded }) {
     if (trace) panel.syncCurrent(trace);
   }
   if (superseded) return null; // its error no longer matters
+  writeState(state); // the answers shown while this request waited left the link to it
   const field = error instanceof ApiError ? error.field : null;
   if (request.origin === Origin.EXPRESSION || field === 'expression') {
     showExpressionError(error);
@@ -235,7 +236,9 @@ function isTypingTarget() {
 viewer.on('render', () => {
   state.step = viewer.step;
   state.node = viewer.node;
-  writeState(state);
+  // While a newer request waits (a slider being dragged), its answer writes the link: each
+  // history.replaceState costs milliseconds. A refusal writes it too (refuseTrace).
+  if (!queue.waiting) writeState(state);
 });
 viewer.on('valueedit', ({ node, value }) => onEdit(node, value, true));
 viewer.on('valueinvalid', ({ node, text }) => panel.showError(node, t('notANumber', { text })));

@@ -77,6 +77,7 @@ export class TraceQueue {
    */
   constructor({ send, currentSource, onSettled = () => {}, onAnswer, onRefusal = () => null }) {
     Object.assign(this, { send, currentSource, onSettled, onAnswer, onRefusal });
+    /** The request that waits for the one in flight (the newest wish), or null. */
     this.waiting = null;
     this.inFlight = false;
     this.idle = Promise.resolve();
