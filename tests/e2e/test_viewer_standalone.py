@@ -61,6 +61,30 @@ HOST_HTML = """<!doctype html>
 """
 
 
+# Two viewers on one page, as two notebook cells would be: each keeps its own position and keys.
+TWO_HOSTS_HTML = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>two viewers</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="static/css/app.css">
+</head>
+<body>
+  <div id="first"></div>
+  <div id="second"></div>
+  <script type="application/json" id="trace-data">{trace}</script>
+  <script type="module">
+    import {{ mountViewer }} from './static/js/viewer/viewer.js';
+    const trace = JSON.parse(document.getElementById('trace-data').textContent);
+    const mount = (id) => mountViewer(document.getElementById(id), {{ trace }});
+    window.viewers = ['first', 'second'].map(mount);
+  </script>
+</body>
+</html>
+"""
+
+
 def embedded_json(value) -> str:
     """JSON safe inside a <script> block: no "</" can end it early."""
     return json.dumps(value).replace("</", "<\\/")
@@ -84,6 +108,8 @@ def static_site(tmp_path, apple_trace_and_ops):
     for lang in ("en", "ja"):
         html = HOST_HTML.format(lang=lang, trace=embedded_json(trace), ops=embedded_json(ops))
         (tmp_path / f"viewer-{lang}.html").write_text(html, encoding="utf-8")
+    html = TWO_HOSTS_HTML.format(trace=embedded_json(trace))
+    (tmp_path / "two-viewers.html").write_text(html, encoding="utf-8")
     handler = functools.partial(QuietHandler, directory=str(tmp_path))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -195,4 +221,31 @@ def test_standalone_viewer_speaks_japanese_and_updates_without_a_server(page: Pa
     expect(host.locator('[data-part="step-counter"]')).to_have_text("Step 4 / 4")
     page.evaluate("() => window.viewer.destroy()")
     expect(host.locator("svg")).to_have_count(0)
+    assert blocked == [], f"requests other than the page's own files: {blocked}"
+
+
+def test_two_viewers_on_one_page_step_and_go_independently(page: Page, static_site):
+    site, folder = static_site
+    _, blocked = only_own_files(page, site, folder)
+    page.goto(f"{site}/two-viewers.html")
+    first, second = page.locator("#first"), page.locator("#second")
+    for host in (first, second):
+        expect(host.locator("svg.graph-svg")).to_be_visible()
+    first.locator('[data-part="graph-area"]').focus()
+    page.keyboard.press("End")
+    expect(first.locator('[data-part="step-counter"]')).to_have_text("Step 4 / 4")
+    expect(second.locator('[data-part="step-counter"]')).to_have_text("Step 0 / 4")
+    second.get_by_role("button", name="Step forward", exact=True).click()
+    expect(second.locator('[data-part="step-counter"]')).to_have_text("Step 1 / 4")
+    expect(first.locator('[data-part="step-counter"]')).to_have_text("Step 4 / 4")
+    # Each drawing has its own arrow head, so removing one viewer leaves the other's arrows.
+    markers = page.locator("svg marker")
+    expect(markers).to_have_count(2)
+    ids = markers.evaluate_all("(ms) => ms.map((m) => m.id)")
+    assert len(set(ids)) == 2, ids
+    page.evaluate("() => window.viewers[0].destroy()")
+    expect(first.locator("svg")).to_have_count(0)
+    line = second.locator('[data-edge="price->output"] .line')
+    assert line.get_attribute("marker-end") == f"url(#{ids[1]})"
+    expect(second.locator(f'marker[id="{ids[1]}"]')).to_have_count(1)
     assert blocked == [], f"requests other than the page's own files: {blocked}"
