@@ -34,8 +34,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
-    """uvicorn on backprop_viz.main:app as a user runs it, its output kept for failures."""
+def start_server(port: int, python_path: Path | None = None) -> subprocess.Popen:
+    """uvicorn on backprop_viz.main:app as a user runs it, its output kept for failures;
+    python_path: a folder put first on PYTHONPATH (bench_page.py --baseline imports another
+    version of the package from there)."""
+    env = dict(os.environ)
+    if python_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
     return subprocess.Popen(
         [
             sys.executable,
@@ -49,7 +54,8 @@ def start_server(port: int) -> subprocess.Popen:
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=python_path or ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -81,10 +87,10 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_server() -> Iterator[str]:
+def running_server(python_path: Path | None = None) -> Iterator[str]:
     """A server on a free port for the duration of the block; yields its base URL."""
     port = free_port()
-    process = start_server(port)
+    process = start_server(port, python_path)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, process)

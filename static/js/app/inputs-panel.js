@@ -1,22 +1,17 @@
 // The inputs panel: one editor per leaf. A scalar gets a number field and a slider; a small
 // tensor gets a grid of fields. Each editor is an <input> whose accessible name is the leaf's
-// label, so "apple" finds the apple's field. The panel only parses what is typed; main.js
+// label, so "apple" finds the apple's field. The panel only parses what is typed; the app
 // decides when to re-trace.
 
-import { formatNumber, isScalar, isSummary, parseNumber, shapeOf, shapeText, toNumber } from './format.js';
-import { t } from './i18n.js';
+import { formatNumber, isScalar, isSummary, parseNumber, shapeOf, shapeText, toNumber } from '../viewer/format.js';
+import { el } from '../viewer/dom.js';
+import { t } from '../viewer/i18n.js';
+import { isEditableLeaf } from '../viewer/nodes.js';
 
 const MAX_GRID_ELEMENTS = 64;
 const MAX_GRID_COLUMNS = 10;
 // While typing "-" or "1e" the text is not a number yet, but it is not wrong either.
 const NUMBER_PREFIX = /^[-+−]?(\d*\.?\d*)([eE][-+]?)?$/;
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** A slider range around the starting value, wide enough to be interesting, never empty. */
 function sliderRange(x0) {
@@ -39,7 +34,7 @@ export class InputsPanel {
    * onEdit(id, value, immediate): a leaf got a new, well-formed value.
    * isEditable(node): whether a leaf gets an editor (a formula's constants do not).
    */
-  constructor(container, onEdit, isEditable = (node) => node.op === 'input' && !node.group) {
+  constructor(container, onEdit, isEditable = isEditableLeaf) {
     this.container = container;
     this.onEdit = onEdit;
     this.isEditable = isEditable;

@@ -57,26 +57,25 @@ export function traceBody({ example, graph, expression, expand, values }) {
   return body;
 }
 
-function post(url, body, signal) {
+function post(url, body) {
   return request(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
-    signal,
   });
 }
 
 /** POST /api/trace for a source (example, graph or expression) with its edited values. */
-export function fetchTrace(source, signal) {
-  return post('/api/trace', traceBody(source), signal);
+export function fetchTrace(source) {
+  return post('/api/trace', traceBody(source));
 }
 
 /** POST /api/parse: the graph spec of an expression and its variables (no trace). */
-export function fetchParse(expression, signal) {
-  return post('/api/parse', { expression }, signal);
+export function fetchParse(expression) {
+  return post('/api/parse', { expression });
 }
 
 /** POST /api/gradcheck: backprop against numerical differentiation for the same body. */
-export function fetchGradcheck(source, signal) {
-  return post('/api/gradcheck', traceBody(source), signal);
+export function fetchGradcheck(source) {
+  return post('/api/gradcheck', traceBody(source));
 }

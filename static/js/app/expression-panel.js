@@ -3,7 +3,7 @@
 // does (the line, then a caret under the column), with that character selected in the box.
 // The panel only edits text and shows errors; main.js parses, traces and keeps the state.
 
-import { t } from './i18n.js';
+import { t } from '../viewer/i18n.js';
 
 /** Formulas to start from: the seed's chain rule, twice, then sigmoid, softmax-like and a fork. */
 export const EXAMPLE_FORMULAS = [

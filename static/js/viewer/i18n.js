@@ -226,9 +226,9 @@ const MESSAGES = {
 export const LANGUAGES = Object.keys(MESSAGES);
 let current = 'en';
 
+/** Chooses the language of every text from now on ('en' for anything unknown). */
 export function setLanguage(lang) {
   current = LANGUAGES.includes(lang) ? lang : 'en';
-  document.documentElement.lang = current;
 }
 
 export function language() {
@@ -253,9 +253,8 @@ export function pick(localised) {
   return localised[current] ?? localised.en ?? '';
 }
 
-/** Re-labels the static page: every element with data-i18n gets its text, data-i18n-title its tooltip. */
-export function translatePage(root = document) {
-  document.title = t('pageTitle');
+/** Re-labels the markup under root: every element with data-i18n gets its text, data-i18n-title its tooltip. */
+export function translate(root) {
   root.querySelectorAll('[data-i18n]').forEach((el) => {
     el.textContent = t(el.dataset.i18n);
   });

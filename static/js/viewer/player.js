@@ -6,8 +6,12 @@ import { t } from './i18n.js';
 const BASE_INTERVAL_MS = 1100;
 
 export class Player {
-  /** elements: the buttons, timeline and speed select; onChange(p) is called on every move. */
-  constructor(elements, onChange) {
+  /**
+   * elements: the buttons, timeline and speed select; onChange(p) is called on every move,
+   * onSpeed(speed) when the user picks a speed. keyTarget: where the arrow keys, Home, End and
+   * space are listened for (the whole document on the page, the viewer's element elsewhere).
+   */
+  constructor(elements, { onChange, onSpeed = () => {}, keyTarget = document }) {
     this.el = elements;
     this.onChange = onChange;
     this.position = 0;
@@ -21,8 +25,19 @@ export class Player {
     e.last.addEventListener('click', () => this.go(this.length));
     e.play.addEventListener('click', () => this.toggle());
     e.timeline.addEventListener('input', () => this.go(Number(e.timeline.value)));
-    e.speed.addEventListener('change', () => this.setSpeed(Number(e.speed.value)));
-    document.addEventListener('keydown', (event) => this.onKey(event));
+    e.speed.addEventListener('change', () => {
+      this.setSpeed(Number(e.speed.value));
+      onSpeed(this.speed);
+    });
+    this.keyTarget = keyTarget;
+    this.keyListener = (event) => this.onKey(event);
+    keyTarget.addEventListener('keydown', this.keyListener);
+  }
+
+  /** Stops playing and listening for keys. */
+  destroy() {
+    this.pause();
+    this.keyTarget.removeEventListener('keydown', this.keyListener);
   }
 
   /** A new trace: the number of steps may change; the position is kept where it still exists. */

@@ -4,17 +4,11 @@
 // A result belongs to the request it answered: once the graph or a value changes it is marked
 // stale, never silently shown as if it described what is on screen.
 
-import { formatNumber, formatValue, isScalar, shapeText } from './format.js';
-import { t } from './i18n.js';
+import { formatNumber, formatValue, isScalar, shapeText } from '../viewer/format.js';
+import { el } from '../viewer/dom.js';
+import { t } from '../viewer/i18n.js';
 
 const count = new Intl.NumberFormat('en-US');
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** An error in e-notation, as the book prints them: 1.2e-11. */
 export function errorText(x) {

@@ -6,20 +6,13 @@
 // step or edit only changes classes and text (update), so the layout never moves and nothing
 // flickers. Every string from the server goes through textContent, never through markup.
 
-import dagre from '/static/vendor/dagre.esm.js';
-import { formatValue, isScalar, shapeOf, shapeText } from './format.js';
+import { circleExit, GROUP, layoutGraph, shapeCentre, sinkEdge } from './graph-layout.js';
+import { formatValue, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 import { t } from './i18n.js';
+import { groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const SINK = '\u0000output';
-// dagre cluster ids for expanded composites; the prefix keeps them apart from node ids.
-const GROUP = '\u0000group:';
-const GROUP_PAD = 0;
-const FONT = '13px "DejaVu Sans", "Helvetica Neue", Arial, sans-serif';
-const MIN_RADIUS = 17;
-const LABEL_HEIGHT = 40;
-const TENSOR_LABEL_HEIGHT = 54;
 
 function svg(tag, attrs = {}, parent = null) {
   const el = document.createElementNS(SVG_NS, tag);
@@ -34,17 +27,6 @@ function svgText(parent, cls, x, y, text = '') {
   return el;
 }
 
-let measureContext = null;
-// Extra room on scalar edges for an edit to a wider number (or a raw float): reserving the
-// widest possible number, or every raw repr, made the book's small graphs draw too small to
-// read. Past this room the labels' white halo keeps an overlap legible.
-const EDIT_ROOM = () => textWidth('-0.00');
-function textWidth(text, font = FONT) {
-  measureContext ??= document.createElement('canvas').getContext('2d');
-  measureContext.font = font;
-  return measureContext.measureText(text).width;
-}
-
 /** A string that changes only when the drawing would: the nodes, their kinds and the edges. */
 export function structureKey(trace) {
   const g = trace.graph;
@@ -55,40 +37,7 @@ export function structureKey(trace) {
   ]);
 }
 
-/** The nodes of each expanded composite, by the composite's id (node.group). */
-export function groupsOf(graph) {
-  const groups = new Map();
-  for (const node of graph.nodes) {
-    if (!node.group) continue;
-    if (!groups.has(node.group)) groups.set(node.group, []);
-    groups.get(node.group).push(node);
-  }
-  return groups;
-}
-
-/**
- * The symbol of the composite a group came from. The trace names only the group's id, so it is
- * read off the primitives the server expands into: Affine gives dot and +, sigmoid gives exp and /.
- */
-export function groupSymbol(members) {
-  const ops = new Set(members.map((n) => n.op));
-  if (ops.has('matmul')) return 'Affine';
-  if (ops.has('exp') && ops.has('reciprocal')) return 'sigmoid';
-  return members.length ? members[members.length - 1].id : '';
-}
-
-/** The centre of a node's drawn shape (a fork's box also holds the sum under the shape). */
-function shapeCentre(box) {
-  return { x: box.x, y: box.y - (box.forkPad || 0) / 2 };
-}
-
-/** Where the straight line from the centre c towards p leaves a circle of radius r. */
-function circleExit(c, p, r) {
-  const dx = p.x - c.x;
-  const dy = p.y - c.y;
-  const len = Math.hypot(dx, dy) || 1;
-  return { x: c.x + (dx / len) * r, y: c.y + (dy / len) * r };
-}
+let viewCount = 0;
 
 export class GraphView {
   /**
@@ -97,8 +46,10 @@ export class GraphView {
    * onSelectNode(id): the user clicked a node (for the inspector).
    * isEditable(node): whether a leaf's value on the graph can be edited.
    */
-  constructor(container, { onEditLeaf, onSelectNode, isEditable = (node) => node.op === 'input' && !node.group }) {
+  constructor(container, { onEditLeaf, onSelectNode, isEditable = isEditableLeaf }) {
     this.container = container;
+    // The arrow head's id is the one id the SVG needs: unique, so several viewers share a page.
+    this.arrowId = `arrow-${++viewCount}`;
     this.isEditable = isEditable;
     this.onEditLeaf = onEditLeaf;
     this.onSelectNode = onSelectNode;
@@ -115,7 +66,7 @@ export class GraphView {
     this.trace = trace;
     const { graph } = trace;
     this.nodesById = Object.fromEntries(graph.nodes.map((n) => [n.id, n]));
-    const layout = this.layout(trace);
+    const layout = layoutGraph(trace);
     this.container.replaceChildren();
     const root = svg('svg', {
       class: 'graph-svg',
@@ -127,7 +78,7 @@ export class GraphView {
     const defs = svg('defs', {}, root);
     const marker = svg('marker', {
       // userSpaceOnUse: the head keeps its size when the current edge is drawn thicker.
-      id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse',
+      id: this.arrowId, viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse',
     }, defs);
     svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head' }, marker);
     this.viewport = svg('g', { class: 'viewport' }, root);
@@ -136,7 +87,7 @@ export class GraphView {
     const nodeLayer = svg('g', { class: 'nodes' }, this.viewport);
 
     this.edgeEls = {};
-    for (const edge of [...graph.edges, this.sinkEdge(graph)]) {
+    for (const edge of [...graph.edges, sinkEdge(graph)]) {
       this.edgeEls[edge.id] = this.drawEdge(edgeLayer, edge, layout);
     }
     this.nodeEls = {};
@@ -158,81 +109,11 @@ export class GraphView {
       const box = layout.node(GROUP + id);
       if (!box || !Number.isFinite(box.width)) continue;
       const group = svg('g', { class: 'group', 'data-group': id }, parent);
-      const x = box.x - box.width / 2 - GROUP_PAD;
-      const y = box.y - box.height / 2 - GROUP_PAD;
-      svg('rect', { class: 'group-box', x, y, width: box.width + 2 * GROUP_PAD, height: box.height + 2 * GROUP_PAD, rx: 12 }, group);
+      const x = box.x - box.width / 2;
+      const y = box.y - box.height / 2;
+      svg('rect', { class: 'group-box', x, y, width: box.width, height: box.height, rx: 12 }, group);
       svgText(group, 'group-label', x + 8, y + 13, groupSymbol(members));
     }
-  }
-
-  /** The edge that leaves the output to the right, carrying its value and dout, as in the book. */
-  sinkEdge(graph) {
-    return { id: `${graph.output}->output`, source: graph.output, target: SINK, port: 0, sink: true };
-  }
-
-  layout(trace) {
-    const { graph, values } = trace;
-    const groups = groupsOf(graph);
-    // A compound graph only when there are clusters: dagre's compound passes cost time on big graphs.
-    const g = new dagre.graphlib.Graph({ multigraph: true, compound: groups.size > 0 });
-    g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 28, edgesep: 12, marginx: 16, marginy: 16 });
-    g.setDefaultEdgeLabel(() => ({}));
-    const consumers = {};
-    for (const edge of graph.edges) consumers[edge.source] = (consumers[edge.source] || 0) + 1;
-    // dagre's ordering pass tends to stack nodes in reverse insertion order; inserting them
-    // reversed puts an op's first input on top, as the book draws x above y.
-    for (const node of [...graph.nodes].reverse()) {
-      const size = this.nodeSize(node);
-      if (consumers[node.id] > 1) {
-        // A fork writes the sum of its gradients under itself: reserve the room.
-        size.sumWidth = textWidth('Σ ' + formatValue(trace.grads[node.id], false)) + 8;
-        size.width = Math.max(size.width, size.sumWidth);
-        size.height += 20;
-        size.forkPad = 20;
-      }
-      g.setNode(node.id, size);
-    }
-    g.setNode(SINK, { width: 4, height: 4 });
-    // An expanded composite is a dagre cluster, so its nodes stay together and others keep out.
-    // Its constants (sigmoid's -1 and 1) stay outside, fed in like W and b: inside, the -1
-    // shares the first column with x and pulls the box over it.
-    for (const [id, members] of groups) {
-      const ops = members.filter((node) => node.op !== 'input');
-      if (!ops.length) continue;
-      g.setNode(GROUP + id, {});
-      for (const node of ops) g.setParent(node.id, GROUP + id);
-    }
-    for (const edge of [...graph.edges, this.sinkEdge(graph)].reverse()) {
-      const value = values[edge.source];
-      const tensor = !isScalar(value);
-      // Reserve room for the label the edge shows, and on a scalar edge some more for edits,
-      // so an edit never needs a re-layout.
-      const grad = trace.grads[edge.source];
-      const width = Math.max(
-        44,
-        textWidth(formatValue(value, false)) + 12 + (tensor ? 0 : EDIT_ROOM()),
-        textWidth(formatValue(grad, false)) + 12 + (isScalar(grad) ? EDIT_ROOM() : 0),
-      );
-      g.setEdge(edge.source, edge.target, {
-        width: Math.min(width, 320), height: tensor ? TENSOR_LABEL_HEIGHT : LABEL_HEIGHT, labelpos: 'c',
-      }, edge.id);
-    }
-    dagre.layout(g);
-    this.graphLayout = g;
-    return g;
-  }
-
-  nodeSize(node) {
-    if (node.op === 'input') {
-      const w = textWidth(node.label ?? node.id) + 10;
-      return { width: Math.min(w, 160), height: 22, kind: 'leaf' };
-    }
-    const symbol = node.symbol || node.op;
-    if (node.box) {
-      return { width: textWidth(symbol) + 24, height: 44, kind: 'box' };
-    }
-    const r = Math.max(MIN_RADIUS, textWidth(symbol) / 2 + 8);
-    return { width: 2 * r, height: 2 * r, r, kind: 'circle' };
   }
 
   drawNode(parent, node, box) {
@@ -240,10 +121,10 @@ export class GraphView {
     const cy = box.y - (box.forkPad || 0) / 2;
     const group = svg('g', { class: `node ${box.kind}`, 'data-node': node.id, transform: `translate(${box.x},${cy})` }, parent);
     const title = svg('title', {}, group);
-    title.textContent = node.label ?? node.id;
+    title.textContent = nodeLabel(node);
     let symbolText = null;
     if (box.kind === 'leaf') {
-      const label = svgText(group, 'leaf-label', 0, 4, node.label ?? node.id);
+      const label = svgText(group, 'leaf-label', 0, 4, nodeLabel(node));
       label.setAttribute('text-anchor', 'middle');
       if (node.requires_grad === false) group.classList.add('constant');
     } else {
@@ -258,7 +139,7 @@ export class GraphView {
       symbolText.setAttribute('text-anchor', 'middle');
       group.setAttribute('tabindex', '0');
       group.setAttribute('role', 'button');
-      group.setAttribute('aria-label', `${node.label ?? node.id} (${node.symbol || node.op})`);
+      group.setAttribute('aria-label', `${nodeLabel(node)} (${node.symbol || node.op})`);
     }
     // At a fork the sum of the gradients is written under the node.
     const sum = svgText(group, 'node-grad', 0, (box.height - (box.forkPad || 0)) / 2 + 15, '');
@@ -287,7 +168,7 @@ export class GraphView {
     if (edge.sink) points[points.length - 1].x += 24;
     const d = 'M' + points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' L');
     const group = svg('g', { class: 'edge', 'data-edge': edge.id }, parent);
-    svg('path', { class: 'line', d, 'marker-end': 'url(#arrow)' }, group);
+    svg('path', { class: 'line', d, 'marker-end': `url(#${this.arrowId})` }, group);
     // A second path on top carries the travelling pulse; pathLength makes dash units relative.
     const pulse = svg('path', { class: 'pulse', d, pathLength: '100' }, group);
     const x = info.x;
@@ -302,7 +183,7 @@ export class GraphView {
       value.classList.add('editable');
       value.setAttribute('tabindex', '0');
       value.setAttribute('role', 'button');
-      value.setAttribute('aria-label', `Edit ${sourceNode.label ?? sourceNode.id}`);
+      value.setAttribute('aria-label', `Edit ${nodeLabel(sourceNode)}`);
       const open = () => this.onEditLeaf(edge.source, value);
       value.addEventListener('click', open);
       value.addEventListener('keydown', (event) => {
@@ -356,7 +237,7 @@ export class GraphView {
       const takesGrad = sourceNode.requires_grad !== false;
       el.group.classList.toggle('value-known', valueKnown);
       el.group.classList.toggle('grad-known', gradKnown && takesGrad);
-      el.shape.textContent = shapeText(shapeOf(value));
+      setText(el.shape, shapeText(shapeOf(value)), null);
       setText(el.value, valueKnown ? formatValue(value, raw) : '?', valueKnown ? null : notComputed);
       if (!takesGrad) {
         setText(el.grad, '', null);
@@ -377,6 +258,12 @@ export class GraphView {
       if (stepChanged) pulses.push([el.pulse, pulse]);
     }
     if (pulses.length) restartPulses(pulses);
+  }
+
+  /** Stops watching the container's size and empties it. */
+  destroy() {
+    this.resizeObserver.disconnect();
+    this.container.replaceChildren();
   }
 
   /** The SVG as a standalone file: the live element plus the few style rules it needs. */
@@ -467,9 +354,10 @@ export class GraphView {
       const rect = area.getBoundingClientRect();
       this.zoom(Math.exp(-event.deltaY * 0.002), event.clientX - rect.left, event.clientY - rect.top);
     }, { passive: false });
-    new ResizeObserver(() => {
+    this.resizeObserver = new ResizeObserver(() => {
       if (!this.userMoved) this.fit();
-    }).observe(area);
+    });
+    this.resizeObserver.observe(area);
   }
 }
 

@@ -14,8 +14,6 @@ export function buildTimeline(trace) {
   const valueAt = {};
   const edgeGradAt = {};
   const edgeGrad = {};
-  const edgeLocal = {};
-  const edgeFormula = {};
   const nodeGradAt = {};
   const stepsOf = {};
   const outgoing = {};
@@ -44,8 +42,6 @@ export function buildTimeline(trace) {
       for (const e of step.edges || []) {
         edgeGradAt[e.edge] = step.index;
         edgeGrad[e.edge] = e.grad;
-        edgeLocal[e.edge] = e.local;
-        edgeFormula[e.edge] = e.formula;
       }
     } else if (step.phase === 'accumulate') {
       nodeGradAt[step.node] = step.index;
@@ -59,7 +55,7 @@ export function buildTimeline(trace) {
     }
   }
   // The output's gradient is dout; it flows out of the graph's last edge at the first backward step.
-  return { steps, valueAt, edgeGradAt, edgeGrad, edgeLocal, edgeFormula, nodeGradAt, stepsOf, outgoing, incoming, firstBackward };
+  return { steps, valueAt, edgeGradAt, edgeGrad, nodeGradAt, stepsOf, outgoing, incoming, firstBackward };
 }
 
 /** The step that has just run at position p, or null before the first step. */
@@ -70,3 +66,45 @@ export function currentStep(timeline, p) {
 export const isValueKnown = (tl, node, p) => tl.valueAt[node] < p;
 export const isEdgeGradKnown = (tl, edge, p) => tl.edgeGradAt[edge] < p;
 export const isNodeGradKnown = (tl, node, p) => tl.nodeGradAt[node] < p;
+
+/**
+ * What position p of a timeline means, so it can be found again in a new timeline (after an
+ * expand or collapse): the node and phase of its step, the node's composite, and the fraction
+ * of the timeline; atEnd when p is the end.
+ */
+export function anchorOf(trace, timeline, p) {
+  const step = currentStep(timeline, p);
+  const node = step && trace.graph.nodes.find((n) => n.id === step.node);
+  return {
+    atEnd: p >= trace.steps.length,
+    node: step ? step.node : null,
+    group: node ? node.group : null,
+    phase: step ? step.phase : null,
+    fraction: trace.steps.length ? p / trace.steps.length : 0,
+  };
+}
+
+/**
+ * Where an anchor (see anchorOf) is in a new trace: the end if it was at the end; the step of
+ * the same node and phase; for a node gone into or out of a group, its composite's (collapse)
+ * or the group's member with that phase (expand); else the same fraction of the timeline.
+ */
+export function anchoredPosition(anchor, trace) {
+  const { steps } = trace;
+  if (anchor.atEnd) return steps.length;
+  if (!anchor.node) return Math.round(anchor.fraction * steps.length);
+  const find = (test) => steps.findIndex(test) + 1;
+  const phases = [anchor.phase, anchor.phase === 'accumulate' ? 'backward' : null].filter(Boolean);
+  for (const phase of phases) {
+    let p = find((s) => s.node === anchor.node && s.phase === phase);
+    if (!p && anchor.group) p = find((s) => s.node === anchor.group && s.phase === phase);
+    if (!p) {
+      // Expanded: the composite's primitives; forward ends at its last member, backward starts at its first.
+      const members = new Set(trace.graph.nodes.filter((n) => n.group === anchor.node).map((n) => n.id));
+      const hits = steps.map((s, i) => (members.has(s.node) && s.phase === phase ? i + 1 : 0)).filter(Boolean);
+      if (hits.length) p = phase === 'forward' ? hits[hits.length - 1] : hits[0];
+    }
+    if (p) return p;
+  }
+  return Math.round(anchor.fraction * steps.length);
+}

@@ -1,0 +1,34 @@
+// The Example select: the presets grouped by the book's sections, and first a "Your formula" or
+// "Custom graph" entry when the graph on screen is not a preset; the description under it.
+
+import { pick, t } from '../viewer/i18n.js';
+
+/** Fills select with the examples (GET /api/examples) and describes the source state holds. */
+export function fillExamplePicker(select, description, examples, state) {
+  select.replaceChildren();
+  const own = state.expression !== null || state.graph;
+  if (own) {
+    const option = document.createElement('option');
+    option.value = '';
+    option.textContent = state.expression !== null ? t('yourFormula') : t('customGraph');
+    select.appendChild(option);
+  }
+  const groups = new Map();
+  for (const example of examples) {
+    const key = pick(example.group) || example.section;
+    if (!groups.has(key)) {
+      const group = document.createElement('optgroup');
+      group.label = key;
+      groups.set(key, group);
+      select.appendChild(group);
+    }
+    const option = document.createElement('option');
+    option.value = example.id;
+    option.textContent = `${example.section} ${pick(example.title)}`;
+    groups.get(key).appendChild(option);
+  }
+  select.value = own ? '' : state.example;
+  const current = examples.find((e) => e.id === state.example);
+  description.textContent = state.expression !== null ? t('formulaDescription')
+    : state.graph ? t('customDescription') : current ? pick(current.description) : '';
+}

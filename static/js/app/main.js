@@ -1,0 +1,326 @@
+// The page around the viewer: the state (mirrored in the URL), the API, the request queue, the
+// inputs panel, the formula box, the gradient check and the example picker. Data flows one
+// way: state -> /api/trace -> viewer; user actions change the state and ask for a new trace
+// or a new position.
+
+import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchTrace, traceBody } from './api.js';
+import { download } from './download.js';
+import { fillExamplePicker } from './example-picker.js';
+import { ExpressionPanel } from './expression-panel.js';
+import { GradcheckPanel } from './gradcheck-panel.js';
+import { InputsPanel } from './inputs-panel.js';
+import { readState, sourceOf, writeState } from './state.js';
+import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
+import { language, setLanguage, t, translate } from '../viewer/i18n.js';
+import { isEditableLeaf } from '../viewer/nodes.js';
+import { mountViewer } from '../viewer/viewer.js';
+
+const $ = (id) => document.getElementById(id);
+const TYPING_DEBOUNCE_MS = 90;
+
+const state = readState();
+let examples = [];
+let trace = null;
+// The values of the edits sent but not answered yet: each edit merges into these, so a second
+// quick edit does not drop the first. null = nothing pending (state.values holds them all).
+let pendingValues = null;
+const currentValues = () => pendingValues ?? state.values;
+
+/** A leaf the user may edit: the viewer's rule, and not a formula's constant (the 1 of log(x - 1)). */
+function isEditable(node) {
+  return isEditableLeaf(node) && !(state.expression !== null && node.requires_grad === false);
+}
+
+const graphEl = $('graph');
+const messageEl = $('message');
+const viewer = mountViewer(document.body, {
+  lang: state.lang, raw: state.raw, node: state.node, speed: state.speed, editable: isEditable, keyboard: document,
+});
+const panel = new InputsPanel($('inputs-panel'), onEdit, isEditable);
+const expressionPanel = new ExpressionPanel({
+  input: $('expression-input'), trace: $('expression-trace'), examples: $('expression-examples'), error: $('expression-error'),
+}, traceExpression);
+const gradcheck = new GradcheckPanel({
+  button: $('gradcheck-run'), status: $('gradcheck-status'), result: $('gradcheck-result'),
+}, runGradcheck);
+
+// ---- messages ----
+
+function showMessage(text) {
+  messageEl.textContent = text;
+  messageEl.hidden = !text;
+}
+
+function errorText(error) {
+  if (error instanceof ApiError) return t('serverError', { detail: error.message });
+  return t('networkError', { detail: error.message || String(error) });
+}
+
+/** The server's message for a formula, at its line and column when it names them. */
+function showExpressionError(error) {
+  if (error instanceof ApiError) expressionPanel.showError(error.message, error.line, error.column);
+  else expressionPanel.showError(errorText(error));
+}
+
+// ---- tracing: one request in flight at a time, the newest wish wins (trace-queue.js) ----
+
+const queue = new TraceQueue({
+  send: (source, values) => fetchTrace({ ...source, values }),
+  currentSource: () => sourceOf(state),
+  onSettled: (request) => {
+    if (request.origin === Origin.EXPRESSION) expressionPanel.setBusy(false);
+  },
+  onAnswer: acceptTrace,
+  onRefusal: refuseTrace,
+});
+
+/** The default example, for a link whose formula the server cannot read. */
+function defaultExampleRequest() {
+  const example = examples.length ? examples[0].id : 'apple';
+  const source = { example, graph: null, expression: null, expand: [] };
+  return TraceRequest.ofSource(source, {}, Origin.FALLBACK, 0).with({ keepMessage: true });
+}
+
+/**
+ * The server refused a request: the message goes where the user will look (the formula box, the
+ * edited field, the page). A link whose graph was never shown gets a fallback: without its
+ * refused expand list first, then without its edits; a formula it cannot read, the default example.
+ */
+function refuseTrace(request, error, { source, superseded }) {
+  if (request.values === pendingValues) {
+    // The newest edit was refused: the next edit starts again from the values on screen.
+    pendingValues = null;
+    if (trace) panel.syncCurrent(trace);
+  }
+  if (superseded) return null; // its error no longer matters
+  writeState(state); // the answers shown while this request waited left the link to it
+  const field = error instanceof ApiError ? error.field : null;
+  if (request.origin === Origin.EXPRESSION || field === 'expression') {
+    showExpressionError(error);
+  } else {
+    const text = errorText(error);
+    if (request.edit) panel.showError(request.edit, text);
+    showMessage(text);
+  }
+  if (trace) return null; // the last good graph stays on screen
+  const hasValues = Object.keys(request.values || {}).length > 0;
+  if (source.expression !== null && source.expression !== undefined && field === 'expression') {
+    // The formula and its error stay in the formula box to be fixed.
+    return defaultExampleRequest();
+  }
+  if ((source.expand || []).length && (field === 'expand' || !hasValues)) {
+    return request.with({ source: { ...source, expand: [] }, keepMessage: true });
+  }
+  if (hasValues) {
+    return request.with({ source: { ...source, expand: [] }, values: {}, keepMessage: true });
+  }
+  return null;
+}
+
+/** An answer to show: the state takes its source and values, the viewer and the panels its numbers. */
+function acceptTrace(request, result) {
+  if (!request.keepMessage) showMessage('');
+  if (request.source) {
+    const before = JSON.stringify(sourceOf(state));
+    Object.assign(state, request.source);
+    // A check of another graph says nothing about this one: it goes, not only marked stale.
+    if (JSON.stringify(sourceOf(state)) !== before) gradcheck.clear();
+    fillPicker();
+  }
+  if (request.origin === Origin.EXPRESSION) expressionPanel.clearError();
+  state.values = request.values;
+  if (request.values === pendingValues || request.source) pendingValues = null;
+  showTrace(result, request);
+}
+
+function showTrace(result, request) {
+  const started = performance.now();
+  trace = result;
+  // Which graph is on screen, for tests and tools that wait for a newly picked example.
+  graphEl.dataset.example = state.graph || state.expression !== null ? '' : state.example;
+  graphEl.dataset.expression = state.expression ?? '';
+  if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
+  const { drawn } = viewer.update(result, { step: request.position ?? state.step });
+  // A new structure has new leaves: their editors are built anew, else only their numbers change.
+  if (drawn) panel.build(result, state.raw);
+  else panel.update(result, state.raw);
+  // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
+  // the time from the edit to the updated graph.
+  graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
+  if (request.startedAt !== undefined) {
+    graphEl.dataset.renderMs = (performance.now() - request.startedAt).toFixed(1);
+    performance.measure('edit-to-render', { start: request.startedAt, end: performance.now() });
+  }
+}
+
+/**
+ * Traces a formula: /api/parse first names its variables, so the values already typed for
+ * variables that are still there are kept, then /api/trace draws it like any preset.
+ */
+async function traceExpression(text) {
+  viewer.closeLeafEditor();
+  expressionPanel.setBusy(true);
+  let parsed;
+  try {
+    parsed = await fetchParse(text);
+  } catch (error) {
+    expressionPanel.setBusy(false);
+    showExpressionError(error);
+    return;
+  }
+  const variables = new Set(parsed.variables || []);
+  const kept = state.expression !== null
+    ? Object.fromEntries(Object.entries(currentValues()).filter(([id]) => variables.has(id)))
+    : {};
+  const same = text === state.expression;
+  const source = { example: null, graph: null, expression: text, expand: same ? state.expand : [] };
+  queue.request(TraceRequest.ofSource(source, kept, Origin.EXPRESSION, same ? undefined : 0));
+}
+
+/** Draws the composite nodes in ids as their primitives (a new layout: the nodes change). */
+function setExpand(ids) {
+  viewer.closeLeafEditor();
+  // The step keeps its meaning, not its number: the same node and phase in the new timeline.
+  const source = { ...sourceOf(state), expand: ids };
+  queue.request(TraceRequest.ofSource(source, currentValues(), Origin.EXPAND, viewer.anchor() ?? undefined));
+}
+
+// ---- the gradient check ----
+
+/** What a gradient check answers for: the same body as the trace on screen. */
+function checkKey() {
+  return JSON.stringify(traceBody({ ...sourceOf(state), values: state.values }));
+}
+
+async function runGradcheck() {
+  if (!trace) return;
+  const key = checkKey();
+  const source = JSON.stringify(sourceOf(state));
+  gradcheck.setBusy(true);
+  try {
+    const result = await fetchGradcheck({ ...sourceOf(state), values: state.values });
+    gradcheck.setBusy(false);
+    if (source !== JSON.stringify(sourceOf(state))) return; // answers for a graph no longer shown
+    gradcheck.show(result, key, state.raw);
+    gradcheck.markStale(key !== checkKey());
+  } catch (error) {
+    gradcheck.setBusy(false);
+    if (source !== JSON.stringify(sourceOf(state))) return;
+    gradcheck.showError(errorText(error));
+  }
+}
+
+// ---- editing ----
+
+let typingTimer = null;
+
+/** A leaf got a new value: re-trace at once (or after a short pause while typing). */
+function onEdit(id, value, immediate) {
+  const values = { ...currentValues(), [id]: value };
+  pendingValues = values;
+  clearTimeout(typingTimer);
+  // The link follows once the answer is shown (the 'render' listener): history.replaceState
+  // while the request travels was measured to delay its answer by milliseconds.
+  const send = () => queue.request(TraceRequest.edit(id, values, performance.now()));
+  if (immediate || !isTypingTarget()) send();
+  else typingTimer = setTimeout(send, TYPING_DEBOUNCE_MS);
+}
+
+function isTypingTarget() {
+  const active = document.activeElement;
+  return active && active.tagName === 'INPUT' && active.type === 'text';
+}
+
+// ---- the viewer's events ----
+
+viewer.on('render', () => {
+  state.step = viewer.step;
+  state.node = viewer.node;
+  // While a newer request waits (a slider being dragged), its answer writes the link: each
+  // history.replaceState costs milliseconds. A refusal writes it too (refuseTrace).
+  if (!queue.waiting) writeState(state);
+});
+viewer.on('valueedit', ({ node, value }) => onEdit(node, value, true));
+viewer.on('valueinvalid', ({ node, text }) => panel.showError(node, t('notANumber', { text })));
+viewer.on('editrequest', ({ node }) => panel.focus(node));
+viewer.on('expand', ({ node }) => setExpand([...state.expand.filter((x) => x !== node), node]));
+viewer.on('collapse', ({ node }) => setExpand(state.expand.filter((x) => x !== node)));
+viewer.on('speed', ({ speed }) => {
+  state.speed = speed;
+  writeState(state);
+});
+
+// ---- the example picker, language, rounding, downloads ----
+
+function fillPicker() {
+  fillExamplePicker($('example-select'), $('example-description'), examples, state);
+}
+
+/** The document's own texts (title, lang) and every labelled element, in the current language. */
+function translateDocument() {
+  document.documentElement.lang = language();
+  document.title = t('pageTitle');
+  translate(document);
+}
+
+function applyLanguage() {
+  setLanguage(state.lang);
+  translateDocument();
+  $('lang-select').value = language();
+  fillPicker();
+  gradcheck.render();
+  viewer.setLang(state.lang);
+}
+
+function fileStem() {
+  return state.expression !== null ? 'formula' : state.graph ? 'graph' : state.example;
+}
+
+function installControls() {
+  $('example-select').addEventListener('change', (event) => {
+    // Choosing the example already shown changes nothing (keeps its edits and step).
+    if (!event.target.value || (event.target.value === state.example && !state.graph && state.expression === null)) return;
+    viewer.closeLeafEditor();
+    viewer.select(null); // a new example starts unpinned, at its first step
+    const source = { example: event.target.value, graph: null, expression: null, expand: [] };
+    queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
+  });
+  $('lang-select').addEventListener('change', (event) => {
+    state.lang = event.target.value;
+    applyLanguage();
+  });
+  $('raw-toggle').addEventListener('change', (event) => {
+    state.raw = event.target.checked;
+    if (trace) panel.update(trace, state.raw);
+    gradcheck.render(state.raw);
+    viewer.setRaw(state.raw);
+  });
+  $('download-svg').addEventListener('click', () => {
+    if (trace) download(`${fileStem()}.svg`, 'image/svg+xml', viewer.exportSvg());
+  });
+  $('download-json').addEventListener('click', () => {
+    if (trace) download(`${fileStem()}-trace.json`, 'application/json', JSON.stringify(trace, null, 2));
+  });
+  // A link pasted over the current one (same page, new fragment) is a new state.
+  window.addEventListener('hashchange', () => window.location.reload());
+}
+
+function start() {
+  translateDocument();
+  $('lang-select').value = language();
+  $('raw-toggle').checked = state.raw;
+  expressionPanel.setText(state.expression);
+  installControls();
+  fetchOps().then((ops) => viewer.setOps(ops)).catch((error) => showMessage(errorText(error)));
+  fetchExamples().then((list) => {
+    examples = list;
+    if (!state.graph && state.expression === null && !examples.some((e) => e.id === state.example) && examples.length) {
+      const source = { example: examples[0].id, graph: null, expression: null, expand: [] };
+      queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
+    }
+    fillPicker();
+  }).catch((error) => showMessage(errorText(error)));
+  queue.request(TraceRequest.load(state.values));
+}
+
+start();

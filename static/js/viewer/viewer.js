@@ -1,0 +1,291 @@
+// The viewer: a trace and the op catalogue in, the graph, the player, the inspector and the
+// warnings out, rendered into an element the host gives. It never fetches, never reads or
+// writes the URL, and imports only by relative paths, so the page, a notebook widget and a
+// standalone HTML file can all host it. What the user asks for that the viewer cannot do
+// itself (a new value for a leaf, a composite drawn expanded) it emits as an event.
+//
+//   const viewer = mountViewer(element, { trace, ops, lang: 'ja' });
+//   viewer.on('valueedit', ({ node, value }) => ...);   // the host re-traces, then
+//   viewer.update(newTrace);                            // same structure: no re-layout
+//
+// Events (each callback gets one object):
+//   step        {step, length}     the position changed (player buttons, keys, timeline)
+//   select      {node}             the user pinned a node for the inspector (null: follow the step)
+//   valueedit   {node, value}      a new number typed for a scalar leaf on the graph
+//   valueinvalid {node, text}      the user left the field on the graph on text that is no number
+//   editrequest {node}             a tensor leaf's value was clicked (the host has an editor for it)
+//   expand      {node}             draw this composite as its primitives
+//   collapse    {node}             draw this expanded composite as one node again
+//   speed       {speed}            the user picked a playing speed
+//   render      {step}             after every render (tools and tests can wait for it)
+
+import { GraphView, structureKey } from './graph-view.js';
+import { formatValue, isScalar } from './format.js';
+import { hasMessage, language, setLanguage, t, translate } from './i18n.js';
+import { Inspector } from './inspector.js';
+import { openLeafEditor } from './leaf-editor.js';
+import { isEditableLeaf, nodeLabel } from './nodes.js';
+import { Player } from './player.js';
+import { findParts } from './template.js';
+import { anchoredPosition, anchorOf, buildTimeline, currentStep } from './timeline.js';
+
+const EVENTS = ['step', 'select', 'valueedit', 'valueinvalid', 'editrequest', 'expand', 'collapse', 'speed', 'render'];
+
+/** The caption under the player: what the step that has just run did, with its numbers. */
+function caption(trace, step, raw) {
+  if (!step) return t('beforeFirst');
+  const node = trace.graph.nodes.find((n) => n.id === step.node);
+  const name = node ? nodeLabel(node) : step.node;
+  if (step.phase === 'forward') return t('caption.forward', { node: name, value: formatValue(step.out, raw) });
+  if (step.phase === 'backward') return t('caption.backward', { node: name, dout: formatValue(step.dout, raw) });
+  return t('caption.accumulate', {
+    node: name,
+    sum: `${step.parts.map((part) => formatValue(part.grad, raw)).join(' + ')} = ${formatValue(step.sum, raw)}`,
+  });
+}
+
+/** The trace's warnings; in Japanese a sentence built from each code, the server's English as its tooltip. */
+function renderWarnings(list, warnings) {
+  list.replaceChildren();
+  for (const w of warnings) {
+    const item = document.createElement('li');
+    const key = `warn.${w.code}`;
+    if (language() !== 'en' && hasMessage(key)) {
+      item.textContent = t(key, { node: w.node ?? '' });
+      if (w.message) item.title = w.message;
+    } else {
+      item.textContent = `${w.node ? w.node + ': ' : ''}${w.message || w.code}`;
+    }
+    list.appendChild(item);
+  }
+  list.hidden = warnings.length === 0;
+}
+
+class Viewer {
+  constructor(element, options) {
+    this.element = element;
+    const { parts, built } = findParts(element);
+    this.parts = parts;
+    this.built = built;
+    this.listeners = new Map(EVENTS.map((name) => [name, new Set()]));
+    this.trace = null;
+    this.timeline = null;
+    this.raw = !!options.raw;
+    this.selected = options.node ?? null;
+    this.closeEditor = null;
+    this.editable = options.editable || isEditableLeaf;
+    setLanguage(options.lang || language());
+
+    this.graph = new GraphView(parts.graph, {
+      onEditLeaf: (id, anchor) => this.editLeaf(id, anchor),
+      onSelectNode: (id) => this.select(this.selected === id ? null : id, true),
+      isEditable: (node) => this.editable(node),
+    });
+    this.inspector = new Inspector(parts.inspector || document.createElement('div'), {
+      follow: () => this.select(null, true),
+      expand: (id) => this.emit('expand', { node: id }),
+      collapse: (id) => this.emit('collapse', { node: id }),
+    });
+    this.inspector.setOps(options.ops || []);
+    this.player = new Player(parts, {
+      onChange: (p) => {
+        this.render();
+        this.emit('step', { step: p, length: this.player.length });
+      },
+      onSpeed: (speed) => this.emit('speed', { speed }),
+      keyTarget: options.keyboard || element,
+    });
+    this.player.setSpeed(options.speed ?? 1);
+    this.zoomListeners = [
+      [parts['zoom-in'], () => this.graph.zoom(1.25)],
+      [parts['zoom-out'], () => this.graph.zoom(0.8)],
+      [parts['zoom-fit'], () => this.graph.fit()],
+    ].filter(([button]) => button);
+    for (const [button, listener] of this.zoomListeners) button.addEventListener('click', listener);
+    translate(built || element);
+    this.player.render();
+    if (options.trace) this.update(options.trace, { step: options.step ?? 0 });
+  }
+
+  /** Calls cb(detail) on each event of that name; returns a function that stops it. */
+  on(name, cb) {
+    const set = this.listeners.get(name);
+    if (!set) throw new Error(`unknown viewer event: ${name} (one of ${EVENTS.join(', ')})`);
+    set.add(cb);
+    return () => set.delete(cb);
+  }
+
+  emit(name, detail) {
+    for (const cb of this.listeners.get(name)) cb(detail);
+  }
+
+  /**
+   * Shows a new trace. The same structure (an edited value) keeps the drawing and only changes
+   * numbers; a new structure is laid out and drawn. step: where to stand in the new timeline:
+   * a number (kept if omitted), 'end', or an anchor from anchor() (the same node and phase).
+   * Returns {drawn}: whether the graph was laid out and drawn anew.
+   */
+  update(trace, { step } = {}) {
+    const started = performance.now();
+    const graphEl = this.parts.graph;
+    this.trace = trace;
+    this.timeline = buildTimeline(trace);
+    const drawn = structureKey(trace) !== this.graph.key;
+    if (drawn) {
+      this.graph.draw(trace);
+      graphEl.dataset.drawMs = (performance.now() - started).toFixed(1);
+      performance.mark('graph-drawn');
+    } else {
+      this.graph.setTrace(trace);
+    }
+    const position = step === undefined ? this.player.position
+      : step === 'end' ? trace.steps.length
+        : typeof step === 'object' && step !== null ? anchoredPosition(step, trace) : step;
+    this.player.setLength(trace.steps.length, position);
+    if (this.selected && !trace.graph.nodes.some((n) => n.id === this.selected)) this.selected = null;
+    if (this.parts.warnings) renderWarnings(this.parts.warnings, trace.warnings || []);
+    this.render();
+    // Measurement hook (bench/bench_page.py): the JS time of this update.
+    graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
+    return { drawn };
+  }
+
+  /** The position: 0 = before any step, n = after the n-th. */
+  get step() {
+    return this.player.position;
+  }
+
+  /** The number of steps of the trace shown. */
+  get length() {
+    return this.player.length;
+  }
+
+  /** The node pinned for the inspector, or null when it follows the current step. */
+  get node() {
+    return this.selected;
+  }
+
+  /** Moves to position p (clamped to the timeline), as the player's buttons do. */
+  setStep(p) {
+    this.player.go(p);
+  }
+
+  /** What the current position means, to find it again in another trace (update's step). */
+  anchor() {
+    return this.trace ? anchorOf(this.trace, this.timeline, this.player.position) : null;
+  }
+
+  /** Pins a node for the inspector (null: follow the current step). */
+  select(id, fromUser = false) {
+    this.selected = id;
+    this.render();
+    if (fromUser) this.emit('select', { node: id });
+  }
+
+  setLang(lang) {
+    setLanguage(lang);
+    translate(this.built || this.element);
+    this.player.render();
+    if (this.trace && this.parts.warnings) renderWarnings(this.parts.warnings, this.trace.warnings || []);
+    this.render();
+  }
+
+  /** Raw float64 reprs instead of rounded numbers. */
+  setRaw(raw) {
+    this.raw = !!raw;
+    this.render();
+  }
+
+  setSpeed(speed) {
+    this.player.setSpeed(speed);
+  }
+
+  /** The op catalogue (GET /api/ops), for the inspector's formulas and layer sources. */
+  setOps(ops) {
+    this.inspector.setOps(ops);
+    this.render();
+  }
+
+  zoom(factor) {
+    this.graph.zoom(factor);
+  }
+
+  fit() {
+    this.graph.fit();
+  }
+
+  /** The graph as a standalone SVG file (text). */
+  exportSvg() {
+    return this.graph.exportSvg();
+  }
+
+  /** Draws the current position: the graph's numbers and classes, the inspector, the caption. */
+  render() {
+    const { trace, timeline } = this;
+    if (!trace) return;
+    const p = this.player.position;
+    const step = currentStep(timeline, p);
+    const nodeId = this.selected || (step ? step.node : null);
+    this.graph.update(timeline, p, { raw: this.raw, selected: nodeId });
+    this.inspector.render({ trace, timeline, p, nodeId, pinned: !!this.selected, raw: this.raw });
+    if (this.parts['step-counter']) this.parts['step-counter'].textContent = t('stepCounter', { i: p, n: trace.steps.length });
+    if (this.parts['step-caption']) this.parts['step-caption'].textContent = caption(trace, step, this.raw);
+    // A counter that tools can wait for (bench/bench_page.py does).
+    const graphEl = this.parts.graph;
+    graphEl.dataset.renderCount = String(Number(graphEl.dataset.renderCount || 0) + 1);
+    this.emit('render', { step: p });
+  }
+
+  /** A leaf's value was clicked: a field over it for a scalar, else the host's editor. */
+  editLeaf(id, anchor) {
+    const value = this.trace && this.trace.values[id];
+    if (!isScalar(value)) {
+      this.emit('editrequest', { node: id });
+      return;
+    }
+    this.closeLeafEditor();
+    const node = this.trace.graph.nodes.find((n) => n.id === id);
+    this.closeEditor = openLeafEditor({
+      area: this.parts['graph-area'] || this.parts.graph,
+      anchor, node, value, raw: this.raw,
+      onCommit: (x) => this.emit('valueedit', { node: id, value: x }),
+      onInvalid: (text) => this.emit('valueinvalid', { node: id, text }),
+    });
+  }
+
+  /** Closes the field over a leaf's value, if one is open, without committing it. */
+  closeLeafEditor() {
+    if (this.closeEditor) this.closeEditor();
+    this.closeEditor = null;
+  }
+
+  /** Stops the player and the observers and removes what the viewer built. */
+  destroy() {
+    this.closeLeafEditor();
+    this.player.destroy();
+    this.graph.destroy();
+    for (const [button, listener] of this.zoomListeners) button.removeEventListener('click', listener);
+    for (const set of this.listeners.values()) set.clear();
+    if (this.built) this.built.remove();
+    else if (this.parts.inspector) this.parts.inspector.replaceChildren();
+  }
+}
+
+/**
+ * Mounts a viewer on element and returns its handle.
+ * options:
+ *   trace     a trace (POST /api/trace's JSON), or null to show one later with update()
+ *   ops       the op catalogue (GET /api/ops's JSON), for the inspector; [] shows no sources
+ *   lang      'en' or 'ja'; raw: raw floats; step: the starting position; node: a pinned node
+ *   speed     the playing speed (0.5, 1, 2, 4)
+ *   editable  (node) => whether a leaf's value on the graph can be edited (default: inputs
+ *             outside expanded composites); editing emits 'valueedit'
+ *   keyboard  where arrow keys, Home, End and space are listened for (default: element;
+ *             the page passes document)
+ * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
+ * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg(),
+ * closeLeafEditor(), on(event, cb) -> off, destroy().
+ */
+export function mountViewer(element, options = {}) {
+  return new Viewer(element, options);
+}
