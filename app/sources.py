@@ -26,6 +26,7 @@ def build_source_graph(
     values: Mapping[str, Any] | None = None,
     expand: Sequence[str] = (),
     dout: Any = None,
+    training: Any = None,
 ) -> tuple[Graph, Any]:
     """The graph of exactly one source, with the seed gradient to use (the preset's unless
     ``dout`` is given)."""
@@ -51,6 +52,11 @@ def build_source_graph(
                     node=name,
                 )
         nodes, output = parsed.nodes, parsed.output
+    elif training is not None:  # a TrainTraceSettings: one iteration of a training run
+        from backprop_viz.training.replay import training_graph_spec
+
+        spec = training_graph_spec(training.run_settings(), training.iteration)
+        nodes, output = spec["nodes"], spec["output"]
     if nodes is None or output is None:
         raise GraphError("give exactly one of 'graph', 'example' or 'expression'", field="body")
     nodes = expand_composites(list(nodes), expand)

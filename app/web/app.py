@@ -18,6 +18,7 @@ from backprop_viz import __version__
 from backprop_viz.core.graph import GraphError
 from backprop_viz.settings import Settings
 from backprop_viz.web.routes import router
+from backprop_viz.web.training import router as training_router
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(training_router)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
     templates = Jinja2Templates(directory=resource_dir("templates"))
 

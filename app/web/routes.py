@@ -140,4 +140,5 @@ def build_request_graph(body: TraceRequest, settings: Settings) -> tuple[Graph, 
         values=body.values,
         expand=body.expand,
         dout=body.dout,
+        training=body.training,
     )

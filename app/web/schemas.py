@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from backprop_viz.training.settings import TrainTraceSettings
+
 VALUE_DOC = (
     'A number, a nested list of numbers (any shape), the strings "NaN", "Infinity", '
     '"-Infinity", or (responses only) a summary {shape, summary, preview} of a large array.'
@@ -82,7 +84,8 @@ class GraphSpec(Strict):
 
 
 class TraceRequest(Strict):
-    """What to trace: exactly one of graph, example, expression; leaf overrides; the seed."""
+    """What to trace: exactly one of graph, example, expression, training; leaf overrides;
+    the seed."""
 
     graph: GraphSpec | None = Field(default=None, description="A graph spec to trace.")
     example: str | None = Field(
@@ -95,6 +98,12 @@ class TraceRequest(Strict):
         "assignments, one per line or separated by ';'; the last line is the output. "
         "Variables start at 1; set them in 'values'.",
         examples=["(x + y) ** 2"],
+    )
+    training: TrainTraceSettings | None = Field(
+        default=None,
+        description="One iteration of a training run (the settings of POST /api/train and "
+        "'iteration'): the two_layer_net graph with that iteration's batch and the weights "
+        "before its update, replayed from the seed.",
     )
     values: dict[str, Any] = Field(
         default_factory=dict,
@@ -119,11 +128,13 @@ class TraceRequest(Strict):
 
     @model_validator(mode="after")
     def exactly_one_source(self) -> TraceRequest:
-        given = [k for k in ("graph", "example", "expression") if getattr(self, k) is not None]
+        sources = ("graph", "example", "expression", "training")
+        given = [k for k in sources if getattr(self, k) is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
             raise ValueError(
-                f"give exactly one of 'graph', 'example' or 'expression' (found: {found})"
+                "give exactly one of 'graph', 'example' or 'expression', or 'training' for an "
+                f"iteration of a training run (found: {found})"
             )
         return self
 
