@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from backprop_viz.encoding import json_float
 from backprop_viz.training.datasets import Dataset
 from backprop_viz.training.net import (
     GRADIENTS,
@@ -177,6 +178,18 @@ def train(settings: TrainSettings, dataset: Dataset, checkpoints: Any = None) ->
     run = TrainingRun(settings, dataset)
     run.advance(checkpoints=checkpoints)
     return run.result()
+
+
+def finite_json(data: Any) -> Any:
+    """Plain JSON data with non-finite floats as "NaN", "Infinity", "-Infinity", as everywhere
+    in the API (a run whose learning rate is too large diverges)."""
+    if isinstance(data, float):
+        return json_float(data)
+    if isinstance(data, dict):
+        return {key: finite_json(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite_json(value) for value in data]
+    return data
 
 
 def weights_summary(params: Params) -> dict[str, dict[str, Any]]:

@@ -21,9 +21,9 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
-from backprop_viz.encoding import dumps, json_float
+from backprop_viz.encoding import dumps
 from backprop_viz.training.datasets import Dataset, available_datasets
-from backprop_viz.training.loop import TrainingRun, hidden_units
+from backprop_viz.training.loop import TrainingRun, finite_json, hidden_units
 from backprop_viz.training.replay import CHECKPOINTS
 from backprop_viz.training.settings import (
     TrainingLimits,
@@ -159,7 +159,7 @@ def train_network(settings: TrainSettings, state: State) -> Response:
         result = run.result()
     finally:
         state.slots.release()
-    return Response(dumps(finite(result)), media_type="application/json")
+    return Response(dumps(finite_json(result)), media_type="application/json")
 
 
 @dataclass
@@ -202,19 +202,7 @@ def stream_training(
 
 def sse(event: str, data: Any) -> bytes:
     """One Server-Sent Event whose data is JSON."""
-    return format_sse_event(event=event, data_str=dumps(finite(data)).decode())
-
-
-def finite(data: Any) -> Any:
-    """Plain JSON data with non-finite floats as "NaN", "Infinity", "-Infinity" (a run whose
-    learning rate is too large diverges), as everywhere in the API."""
-    if isinstance(data, float):
-        return json_float(data)
-    if isinstance(data, dict):
-        return {key: finite(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [finite(value) for value in data]
-    return data
+    return format_sse_event(event=event, data_str=dumps(finite_json(data)).decode())
 
 
 class TrainingStream(EventSourceResponse):
