@@ -103,12 +103,10 @@ class TrainingRun:
     def evaluate(self, iteration: int) -> Epoch:
         """Train and test accuracy now (after the update of ``iteration``)."""
         data = self.dataset
-        return Epoch(
-            epoch=iteration // self.iter_per_epoch,
-            iteration=iteration,
-            train_acc=accuracy(self.params, data.x_train, data.t_train),
-            test_acc=accuracy(self.params, data.x_test, data.t_test),
-        )
+        with np.errstate(all="ignore"):  # scores of a diverged run are inf: any argmax does
+            train_acc = accuracy(self.params, data.x_train, data.t_train)
+            test_acc = accuracy(self.params, data.x_test, data.t_test)
+        return Epoch(iteration // self.iter_per_epoch, iteration, train_acc, test_acc)
 
     def advance(
         self,
@@ -125,6 +123,14 @@ class TrainingRun:
         end = self.settings.iters_num if until is None else min(until, self.settings.iters_num)
         start = time.perf_counter()
         deadline = None if seconds is None else start + seconds
+        # A learning rate too large diverges: its overflows become inf and NaN in the curve
+        # (sent as "Infinity" and "NaN"), not warnings.
+        with np.errstate(all="ignore"):
+            epochs = self._advance(end, deadline, evaluate, should_stop, checkpoints)
+        self.seconds += time.perf_counter() - start
+        return epochs
+
+    def _advance(self, end, deadline, evaluate, should_stop, checkpoints) -> list[Epoch]:
         epochs = []
         while self.iteration < end:
             epoch = self.step(evaluate=evaluate)
@@ -136,11 +142,14 @@ class TrainingRun:
                 break
             if should_stop is not None and should_stop():
                 break
-        self.seconds += time.perf_counter() - start
         return epochs
 
     def result(self) -> dict[str, Any]:
         """The run as POST /api/train returns it (the final accuracies after the last update)."""
+        with np.errstate(all="ignore"):  # the statistics of a diverged run's weights
+            return self._result()
+
+    def _result(self) -> dict[str, Any]:
         last = self.iteration - 1
         if self.epochs and self.epochs[-1].iteration == last:
             final = self.epochs[-1]

@@ -104,10 +104,7 @@ def run_to(
         run.iteration = checkpoint.iteration
         run.params = {k: v.copy() for k, v in checkpoint.params.items()}
         run.rng.set_state(checkpoint.rng_state)
-    while run.iteration < iteration:
-        run.step(evaluate=False)
-        if cache is not None:
-            cache.save(run)
+    run.advance(until=iteration, evaluate=False, checkpoints=cache)
     return run
 
 
