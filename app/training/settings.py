@@ -16,11 +16,14 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from backprop_viz.core.graph import GraphError
+
+if TYPE_CHECKING:
+    from backprop_viz.training.datasets import Dataset
 
 # Hard ceilings of the schema; the configurable limits below are checked after parsing.
 SCHEMA_MAX_ITERS = 1_000_000
@@ -159,7 +162,9 @@ def parameter_count(input_size: int, hidden_size: int, output_size: int) -> int:
     return (input_size + 1) * hidden_size + (hidden_size + 1) * output_size
 
 
-def check_settings(settings: TrainSettings, limits: TrainingLimits, iteration: int | None = None):
+def check_settings(
+    settings: TrainSettings, limits: TrainingLimits, iteration: int | None = None
+) -> Dataset:
     """The dataset the run trains on, after every check that needs the limits or the data.
 
     Raises ``GraphError`` (a 422 naming the field) for anything the run cannot do.
