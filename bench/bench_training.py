@@ -9,7 +9,9 @@
 
 The plain loop computes dx of the first Affine too, as the book's Affine.backward does (so
 does bench_engine.py's); the ratio to a loop that skips it is printed as well.
-Run: python bench/bench_training.py [--rounds 3] [--iters 10000]
+BLAS runs on one thread by default (--blas-threads): at these sizes (100 x 64 x 50) a second
+thread only adds waiting, and on a shared machine OpenBLAS's spinning threads make every
+figure noisy. Run: python bench/bench_training.py [--rounds 5] [--iters 10000] [--blas-threads 1]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 
 import numpy as np
 from fastapi.testclient import TestClient
+from threadpoolctl import threadpool_limits
 
 from backprop_viz.core.layers import log_softmax
 from backprop_viz.settings import Settings
@@ -144,10 +147,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--iters", type=int, default=10_000)
+    parser.add_argument("--blas-threads", type=int, default=1, help="0: the library's default")
     args = parser.parse_args()
-    bench_loop(args.rounds, args.iters)
-    bench_numerical(args.rounds)
-    bench_replay(args.rounds, args.iters)
+    print(f"BLAS threads: {args.blas_threads or 'default'}")
+    with threadpool_limits(args.blas_threads or None, user_api="blas"):
+        bench_loop(args.rounds, args.iters)
+        bench_numerical(args.rounds)
+        bench_replay(args.rounds, args.iters)
 
 
 if __name__ == "__main__":

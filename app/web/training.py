@@ -195,8 +195,8 @@ def stream_training(
     prepared: Annotated[PreparedRun, Depends(prepare_stream)], state: State
 ) -> EventSourceResponse:
     """The same run as POST /api/train, streamed as Server-Sent Events as it trains."""
-    state.slots.acquire()
     run = TrainingRun(prepared.settings, prepared.dataset)
+    state.slots.acquire()  # released when the response ends, however it ends
     return TrainingStream(run, state)
 
 
