@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 import numpy as np
 from fastapi.testclient import TestClient
@@ -33,43 +34,48 @@ from backprop_viz.training.settings import TrainSettings
 from backprop_viz.web.app import create_app
 
 
-def plain_numpy_run(settings: TrainSettings, data, with_dx: bool = True) -> tuple[list, float]:
-    """The book's train_neuralnet.py with TwoLayerNet written out in NumPy: the losses and
-    the final test accuracy."""
-    rng = np.random.RandomState(settings.seed)
-    W1 = settings.weight_init_std * rng.randn(data.input_size, settings.hidden_size)
-    b1 = np.zeros(settings.hidden_size)
-    W2 = settings.weight_init_std * rng.randn(settings.hidden_size, data.classes)
-    b2 = np.zeros(data.classes)
-    n, batch_size, lr = data.train_size, settings.batch_size, settings.learning_rate
-    iter_per_epoch = max(n // batch_size, 1)
-    x_train, t_train = data.x_train, data.t_train_one_hot
+class PlainNumpyRun:
+    """The book's train_neuralnet.py with TwoLayerNet written out in NumPy, steppable like
+    TrainingRun so the two can be timed in alternating slices."""
 
-    def accuracy(x, t):
-        scores = np.maximum(x @ W1 + b1, 0) @ W2 + b2
+    def __init__(self, settings: TrainSettings, data, with_dx: bool = True):
+        self.settings, self.data, self.with_dx = settings, data, with_dx
+        self.rng = np.random.RandomState(settings.seed)
+        self.W1 = settings.weight_init_std * self.rng.randn(data.input_size, settings.hidden_size)
+        self.b1 = np.zeros(settings.hidden_size)
+        self.W2 = settings.weight_init_std * self.rng.randn(settings.hidden_size, data.classes)
+        self.b2 = np.zeros(data.classes)
+        self.iter_per_epoch = max(data.train_size // settings.batch_size, 1)
+        self.iteration = 0
+        self.loss: list[float] = []
+
+    def accuracy(self, x, t) -> float:
+        scores = np.maximum(x @ self.W1 + self.b1, 0) @ self.W2 + self.b2
         return float(np.mean(np.argmax(scores, axis=1) == t))
 
-    losses = []
-    for i in range(settings.iters_num):
-        batch_mask = rng.choice(n, batch_size)
-        x, t = x_train[batch_mask], t_train[batch_mask]
-        a1 = x @ W1 + b1
-        h = np.maximum(a1, 0)
-        log_y = log_softmax(h @ W2 + b2)
-        losses.append(float(-np.sum(t * log_y) / batch_size))
-        dy = (np.exp(log_y) - t) / batch_size
-        dW2, db2 = h.T @ dy, dy.sum(axis=0)
-        da1 = np.where(a1 > 0, dy @ W2.T, 0.0)
-        dW1, db1 = x.T @ da1, da1.sum(axis=0)
-        if with_dx:
-            da1 @ W1.T  # the book's Affine.backward computes dx of the first layer too
-        W1 -= lr * dW1
-        b1 -= lr * db1
-        W2 -= lr * dW2
-        b2 -= lr * db2
-        if i % iter_per_epoch == 0:
-            accuracy(data.x_train, data.t_train), accuracy(data.x_test, data.t_test)
-    return losses, accuracy(data.x_test, data.t_test)
+    def advance(self, until: int) -> None:
+        data, batch_size, lr = self.data, self.settings.batch_size, self.settings.learning_rate
+        W1, b1, W2, b2 = self.W1, self.b1, self.W2, self.b2
+        for i in range(self.iteration, until):
+            batch_mask = self.rng.choice(data.train_size, batch_size)
+            x, t = data.x_train[batch_mask], data.t_train_one_hot[batch_mask]
+            a1 = x @ W1 + b1
+            h = np.maximum(a1, 0)
+            log_y = log_softmax(h @ W2 + b2)
+            self.loss.append(float(-np.sum(t * log_y) / batch_size))
+            dy = (np.exp(log_y) - t) / batch_size
+            dW2, db2 = h.T @ dy, dy.sum(axis=0)
+            da1 = np.where(a1 > 0, dy @ W2.T, 0.0)
+            dW1, db1 = x.T @ da1, da1.sum(axis=0)
+            if self.with_dx:
+                da1 @ W1.T  # the book's Affine.backward computes dx of the first layer too
+            W1 -= lr * dW1
+            b1 -= lr * db1
+            W2 -= lr * dW2
+            b2 -= lr * db2
+            if i % self.iter_per_epoch == 0:
+                self.accuracy(data.x_train, data.t_train), self.accuracy(data.x_test, data.t_test)
+        self.iteration = until
 
 
 def timed(fn):
@@ -78,27 +84,36 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def bench_loop(rounds: int, iters: int) -> None:
+def bench_loop(rounds: int, iters: int, slice_size: int = 250) -> None:
+    """Each round: the three loops of ``iters`` iterations, advanced in alternating slices of
+    ``slice_size`` iterations, so a change in the machine's load hits all three alike."""
     data = load_dataset("digits")
     settings = TrainSettings(iters_num=iters)
     times: dict[str, list[float]] = {"project": [], "plain": [], "plain, no dx": []}
     for _ in range(rounds):
-        run = TrainingRun(settings, data)
-        seconds, _ = timed(run.advance)
-        times["project"].append(seconds)
-        result = run.result()
-        seconds, (plain_losses, plain_test_acc) = timed(lambda: plain_numpy_run(settings, data))
-        times["plain"].append(seconds)
-        seconds, _ = timed(lambda: plain_numpy_run(settings, data, with_dx=False))
-        times["plain, no dx"].append(seconds)
+        runs = {
+            "project": TrainingRun(settings, data),
+            "plain": PlainNumpyRun(settings, data),
+            "plain, no dx": PlainNumpyRun(settings, data, with_dx=False),
+        }
+        spent = dict.fromkeys(runs, 0.0)
+        for until in range(slice_size, iters + slice_size, slice_size):
+            for name, run in runs.items():
+                seconds, _ = timed(partial(run.advance, until=min(until, iters)))
+                spent[name] += seconds
+        for name in runs:
+            times[name].append(spent[name])
+        result = runs["project"].result()
+        plain = runs["plain"]
     median = {k: statistics.median(v) for k, v in times.items()}
     print(f"(a) {iters} iterations on digits (64-50-10, batch 100), medians of {rounds} rounds:")
     for name, seconds in median.items():
         print(f"    {name:<13} {seconds:6.2f} s  {iters / seconds:7.0f} it/s")
     print(f"    project / plain NumPy:        {median['project'] / median['plain']:.2f}x")
     print(f"    project / plain without dx1:  {median['project'] / median['plain, no dx']:.2f}x")
-    gap = np.max(np.abs(np.array(result["loss"]) - np.array(plain_losses)))
+    gap = np.max(np.abs(np.array(result["loss"]) - np.array(plain.loss)))
     print(f"    largest loss difference project vs plain: {gap:.1e}")
+    plain_test_acc = plain.accuracy(data.x_test, data.t_test)
     print(
         f"    accuracy reached: train {result['final_train_acc']:.4f}, test "
         f"{result['final_test_acc']:.4f} (plain NumPy: test {plain_test_acc:.4f})"
