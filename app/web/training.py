@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from backprop_viz.encoding import dumps
 from backprop_viz.training.datasets import Dataset, available_datasets
-from backprop_viz.training.loop import TrainingRun, finite_json, hidden_units
+from backprop_viz.training.loop import TrainingRun, finite_json, hidden_units, test_samples
 from backprop_viz.training.replay import CHECKPOINTS
 from backprop_viz.training.settings import (
     TrainingLimits,
@@ -81,6 +81,9 @@ class TrainingState:
 
 
 _STATE_LOCK = threading.Lock()
+# Read when the app is imported, so a bad BPV_TRAIN_* value stops the server at start (as the
+# limits of app/settings.py do), not a request later.
+limits_from_env()
 
 
 def training_state(request: Request) -> TrainingState:
@@ -183,9 +186,9 @@ def prepare_stream(
     responses={
         200: {
             "description": "Events: 'start' {settings, dataset, iter_per_epoch}; 'progress' "
-            "{start, iteration, loss: the losses of iterations start..iteration, hidden_units "
-            "(now and then)}; 'epoch' {epoch, iteration, train_acc, test_acc}; 'result': what "
-            "POST /api/train returns.",
+            "{start, iteration, loss: the losses of iterations start..iteration, and every half "
+            "second hidden_units and test_samples as in the result}; 'epoch' {epoch, "
+            "iteration, train_acc, test_acc}; 'result': what POST /api/train returns.",
             "content": {"text/event-stream": {}},
         },
         **ERRORS,
@@ -240,6 +243,7 @@ class TrainingStream(EventSourceResponse):
             now = anyio.current_time()
             if last_snapshot is None or now - last_snapshot >= SNAPSHOT_INTERVAL or run.done:
                 progress["hidden_units"] = hidden_units(run.params, data)
+                progress["test_samples"] = test_samples(run.params, data)
                 last_snapshot = now
             sent = run.iteration
             yield sse("progress", progress)

@@ -122,11 +122,16 @@ def test_stream_sends_ordered_events_ending_with_the_result_of_post_train(client
     assert without_timing(result) == without_timing(posted)
 
 
-def test_stream_sends_pictures_of_the_hidden_units(client):
+def test_stream_sends_pictures_of_the_hidden_units_and_test_digits(client):
     with client.stream("GET", "/api/train/stream", params={"iters_num": 30}) as r:
         events = parse_events(r.read().decode())
-    pictures = [d["hidden_units"] for n, d in events if n == "progress" and "hidden_units" in d]
-    assert pictures and np.array(pictures[0]).shape == (8, 8, 8)
+    snapshots = [d for n, d in events if n == "progress" and "hidden_units" in d]
+    assert snapshots and np.array(snapshots[0]["hidden_units"]).shape == (8, 8, 8)
+    # The last progress event shows the final weights, as the result does.
+    last = [d for n, d in events if n == "progress"][-1]
+    assert last["hidden_units"] == events[-1][1]["hidden_units"]
+    assert last["test_samples"] == events[-1][1]["test_samples"]
+    assert {"image", "label", "prediction"} <= set(last["test_samples"][0])
 
 
 BAD_SETTINGS = [
