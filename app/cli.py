@@ -1,4 +1,5 @@
-"""`backprop-viz serve | examples | trace`: the server, the presets, a trace in the terminal."""
+"""`backprop-viz serve | examples | trace | train`: the server, the presets, a trace in the
+terminal, and the book's training run (5.7.4)."""
 
 from __future__ import annotations
 
@@ -58,11 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     trace.add_argument("--json", action="store_true", help="print the trace as JSON")
 
+    add_train_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve_app(args.host, args.port, args.workers)
     if args.command == "examples":
         return print_examples()
+    if args.command == "train":
+        return run_training(args)
     return print_trace(args.example, args.set, args.dout, args.json, args.expression, args.expand)
 
 
@@ -191,6 +196,77 @@ def describe_step(step: Step, op_name: str) -> str:
         case AccumulateStep():
             parts = " + ".join(show(p.grad) for p in step.parts)
             return f"{step.index:>3}  accumulate  {step.node}: {parts} = {show(step.sum)}"
+
+
+def add_train_parser(commands) -> None:
+    """`backprop-viz train`: the options keep the book's names (ch05/train_neuralnet.py)."""
+    train = commands.add_parser(
+        "train",
+        help="train the two-layer net with backprop, as the book's 5.7.4 does",
+        description="Train TwoLayerNet (Affine, ReLU, Affine, Softmax-with-Loss) with plain SGD "
+        "on mini-batches, printing train and test accuracy every epoch as the book does. The "
+        "defaults are the book's.",
+    )
+    train.add_argument("--dataset", default="digits", help="digits (default) or mnist")
+    train.add_argument("--iters", type=int, default=10_000, dest="iters_num", help="iters_num")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--hidden-size", type=int, default=50)
+    train.add_argument("--lr", type=float, default=0.1, dest="learning_rate")
+    train.add_argument("--batch-size", type=int, default=100)
+    train.add_argument("--weight-init-std", type=float, default=0.01)
+    train.add_argument(
+        "--gradient",
+        choices=["backprop", "numerical"],
+        default="backprop",
+        help="numerical: the central difference of 4.4 (tiny networks only)",
+    )
+    train.add_argument(
+        "--json", action="store_true", help="print the whole run as POST /api/train returns it"
+    )
+
+
+def run_training(args: argparse.Namespace) -> int:
+    """Train with a progress bar on stderr and the book's accuracy line every epoch."""
+    from pydantic import ValidationError
+    from tqdm import tqdm
+
+    from backprop_viz.core.graph import GraphError
+    from backprop_viz.encoding import dumps
+    from backprop_viz.training.loop import TrainingRun, finite_json
+    from backprop_viz.training.settings import TrainSettings, check_settings, limits_from_env
+
+    names = ("dataset", "iters_num", "seed", "hidden_size", "learning_rate", "batch_size")
+    names += ("weight_init_std", "gradient")
+    try:
+        settings = TrainSettings(**{name: getattr(args, name) for name in names})
+        dataset = check_settings(settings, limits_from_env())
+    except ValidationError as e:
+        for error in e.errors():
+            print(f"{'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
+        return 2
+    except GraphError as e:
+        print(e.message, file=sys.stderr)
+        return 2
+    run = TrainingRun(settings, dataset)
+    bar = tqdm(total=settings.iters_num, unit="it", desc="training", file=sys.stderr)
+    with bar:
+        while not run.done:
+            before = run.iteration
+            epochs = run.advance(seconds=0.1)
+            bar.update(run.iteration - before)
+            bar.set_postfix(loss=f"{run.loss[-1]:.4f}")
+            if not args.json:
+                for epoch in epochs:
+                    bar.write(f"train acc, test acc | {epoch.train_acc}, {epoch.test_acc}")
+    result = run.result()
+    if args.json:
+        sys.stdout.write(dumps(finite_json(result)).decode() + "\n")
+        return 0
+    print(
+        f"final train acc, test acc | {result['final_train_acc']}, {result['final_test_acc']} "
+        f"({run.iteration} iterations in {run.seconds:.1f} s)"
+    )
+    return 0
 
 
 def show(value: Any) -> str:

@@ -47,6 +47,9 @@ class TraceQuery:
     """Ids of composite nodes (sigmoid, affine) to draw as their primitive nodes."""
     full: bool = False
     """Send large arrays whole instead of summarised."""
+    training: Mapping[str, Any] | None = None
+    """One iteration of a training run: the settings of ``POST /api/train`` and ``iteration``
+    (``training.settings.TrainTraceSettings``)."""
 
 
 QUERY_FIELDS = frozenset(f.name for f in fields(TraceQuery))
@@ -107,11 +110,13 @@ def build(query: TraceQuery, settings: Settings) -> tuple[Graph, Any]:
     preset's unless the query gives ``dout``)."""
     values = query.values or {}
     nodes = output = default_dout = None
-    given = [k for k in ("graph", "example", "expression") if getattr(query, k) is not None]
+    sources = ("graph", "example", "expression", "training")
+    given = [k for k in sources if getattr(query, k) is not None]
     if len(given) != 1:
         found = ", ".join(given) if given else "none"
         raise GraphError(
-            f"give exactly one of 'graph', 'example' or 'expression' (found: {found})",
+            "give exactly one of 'graph', 'example' or 'expression', or 'training' for an "
+            f"iteration of a training run (found: {found})",
             field="body",
         )
     if query.example is not None:
@@ -121,6 +126,8 @@ def build(query: TraceQuery, settings: Settings) -> tuple[Graph, Any]:
         parsed = parse_expression(query.expression)
         check_variables(values, parsed.variables)
         nodes, output = parsed.nodes, parsed.output
+    elif query.training is not None:
+        nodes, output = training_source(query.training)
     else:
         assert query.graph is not None
         nodes, output = query.graph.get("nodes"), query.graph.get("output")
@@ -149,3 +156,25 @@ def scalar_leaves(recorded: Trace) -> dict[str, float]:
         for n in graph.order
         if graph.nodes[n].is_leaf and recorded.values[n].ndim == 0
     }
+
+
+def training_source(training: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The two-layer net of one iteration of a training run, replayed from its seed."""
+    from pydantic import ValidationError
+
+    from backprop_viz.training.replay import training_graph_spec
+    from backprop_viz.training.settings import TrainTraceSettings
+
+    try:
+        settings = TrainTraceSettings.model_validate(training)
+    except ValidationError as e:
+        error = e.errors()[0]
+        where = ".".join(str(part) for part in ("training", *error["loc"]))
+        raise GraphError(f"{where}: {error['msg']}", field=where) from None
+    try:
+        spec = training_graph_spec(settings.run_settings(), settings.iteration)
+    except GraphError as e:  # the run's own checks name its fields; here they sit in training
+        field = f"training.{e.field}" if e.field else "training"
+        message = e.message if e.message.startswith("training.") else f"training.{e.message}"
+        raise GraphError(message, field=field, node=e.node) from None
+    return spec["nodes"], spec["output"]

@@ -24,6 +24,7 @@ from backprop_viz.web.errors import (
 from backprop_viz.web.limits import HeavyWork, HeavyWorkAdmission
 from backprop_viz.web.routes import router
 from backprop_viz.web.security import SecurityHeaders
+from backprop_viz.web.training import router as training_router
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.heavy_work = HeavyWork(settings)
     app.include_router(router)
     install_docs(app)
+    app.include_router(training_router)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
     templates = Jinja2Templates(directory=resource_dir("templates"))
 

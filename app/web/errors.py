@@ -94,6 +94,7 @@ ERROR_DESCRIPTIONS = {
     "'values.apple', 'expression', or 'body' for a body that is not JSON, not UTF-8, nested "
     "too deeply or with a number of more than 4300 digits) and 'node' which node; an error in "
     "a formula adds 'line' and 'column'.",
+    429: "This worker already runs BPV_TRAIN_MAX_STREAMS training runs; try again when one ends.",
     500: "A bug in the server. The body says 'internal error' and nothing else.",
     503: "The server ran out of memory for this request, or is too busy: retry after the "
     "seconds in Retry-After.",

@@ -20,6 +20,7 @@ from pydantic import (
 
 from backprop_viz.core.ops import OPS, formula_functions
 from backprop_viz.examples import EXAMPLES
+from backprop_viz.training.settings import TrainTraceSettings
 
 VALUE_DOC = (
     'A number, a nested list of numbers (any shape), the strings "NaN", "Infinity", '
@@ -96,7 +97,7 @@ class GraphSpec(Strict):
 # as the server takes {"graph": null, "example": "apple"}.)
 EXACTLY_ONE_SOURCE = [
     {"required": [source], "properties": {source: {"not": {"type": "null"}}}}
-    for source in ("graph", "example", "expression")
+    for source in ("graph", "example", "expression", "training")
 ]
 
 # Requests that trace: the book's apple (5.4.1) with an edited price, a formula, a small graph.
@@ -117,7 +118,8 @@ TRACE_EXAMPLES = [
 
 
 class TraceRequest(Strict):
-    """What to trace: exactly one of graph, example, expression; leaf overrides; the seed."""
+    """What to trace: exactly one of graph, example, expression, training; leaf overrides;
+    the seed."""
 
     model_config = ConfigDict(
         json_schema_extra={"oneOf": EXACTLY_ONE_SOURCE, "examples": TRACE_EXAMPLES}
@@ -137,6 +139,12 @@ class TraceRequest(Strict):
         "assignments, one per line or separated by ';'; the last line is the output. "
         "Variables start at 1; set them in 'values'.",
         examples=["(x + y) ** 2"],
+    )
+    training: TrainTraceSettings | None = Field(
+        default=None,
+        description="One iteration of a training run (the settings of POST /api/train and "
+        "'iteration'): the two_layer_net graph with that iteration's batch and the weights "
+        "before its update, replayed from the seed.",
     )
     values: dict[str, Any] = Field(
         default_factory=dict,
@@ -161,11 +169,13 @@ class TraceRequest(Strict):
 
     @model_validator(mode="after")
     def exactly_one_source(self) -> TraceRequest:
-        given = [k for k in ("graph", "example", "expression") if getattr(self, k) is not None]
+        sources = ("graph", "example", "expression", "training")
+        given = [k for k in sources if getattr(self, k) is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
             raise ValueError(
-                f"give exactly one of 'graph', 'example' or 'expression' (found: {found})"
+                "give exactly one of 'graph', 'example' or 'expression', or 'training' for an "
+                f"iteration of a training run (found: {found})"
             )
         return self
 

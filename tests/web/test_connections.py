@@ -169,6 +169,7 @@ GET_ROUTES = [
     "/api/ops",
     "/api/examples",
     "/api/examples/apple",
+    "/api/datasets",
     "/",
     "/openapi.json",
     "/docs",
@@ -180,7 +181,17 @@ GET_ROUTES = [
 def test_every_get_route_of_the_api_is_in_the_head_list(client):
     paths = client.get("/openapi.json").json()["paths"]
     get_paths = {p.replace("{example_id}", "apple") for p, ops in paths.items() if "get" in ops}
-    assert get_paths == {p for p in GET_ROUTES if p.startswith("/api/")}
+    assert get_paths == {p for p in GET_ROUTES if p.startswith("/api/")} | {"/api/train/stream"}
+
+
+def test_head_on_the_training_stream_answers_like_get_without_a_body(client):
+    """The stream trains for as long as it is read, so HEAD is checked where GET is refused
+    before any training starts: a bad setting is the same 422, with no body."""
+    get = client.get("/api/train/stream?learning_rate=0")
+    head = client.head("/api/train/stream?learning_rate=0")
+    assert get.status_code == head.status_code == 422
+    assert get.json()["field"] == "learning_rate"
+    assert head.content == b""
 
 
 @pytest.mark.parametrize("path", GET_ROUTES)

@@ -63,6 +63,9 @@ def test_every_operation_declares_its_error_statuses_with_the_error_model(openap
         ("post", "/api/trace"): {"200", "413", "422", "500", "503"},
         ("post", "/api/parse"): {"200", "413", "422", "500", "503"},
         ("post", "/api/gradcheck"): {"200", "413", "422", "500", "503"},
+        ("get", "/api/datasets"): {"200", "413", "500", "503"},
+        ("post", "/api/train"): {"200", "413", "422", "429", "500", "503"},
+        ("get", "/api/train/stream"): {"200", "413", "422", "429", "500", "503"},
     }
     found = {
         (method, path): set(operation["responses"])

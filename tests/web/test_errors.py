@@ -218,7 +218,8 @@ def test_validation_error_of_the_source_rule_is_about_the_body(client):
     body = assert_error_model(r, 422)
     assert body["field"] == "body"
     assert body["detail"] == (
-        "body: give exactly one of 'graph', 'example' or 'expression' (found: example, expression)"
+        "body: give exactly one of 'graph', 'example' or 'expression', or 'training' for an "
+        "iteration of a training run (found: example, expression)"
     )
 
 
