@@ -110,6 +110,16 @@ def test_trace_with_40000_class_indices_is_fast_small_and_exact_at_the_default_l
     assert dx[0, LABEL] < 0 and np.sum(dx > 0) == CLASSES - 1
 
 
+def test_trace_with_100000_class_indices_is_a_200_not_a_memory_error(client):
+    body = many_classes_body(classes=100_000)
+    r, seconds, peak = post_measured(client, body)
+    assert r.status_code == 200, r.text  # once a 500: eye(100000) is 80 GB
+    assert peak < 80 * MB
+    x = np.array(body["graph"]["nodes"][0]["value"], dtype=np.float64)
+    dx = np.array(r.json()["grads"]["x"])
+    np.testing.assert_allclose(dx, expected_gradient(x, [LABEL]), rtol=1e-12, atol=1e-18)
+
+
 def test_trace_with_a_batch_of_class_indices_gives_y_minus_t_over_n(client):
     body = many_classes_body(classes=5000, batch=3)
     r = client.post("/api/trace", json=body)
