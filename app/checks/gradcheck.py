@@ -144,15 +144,13 @@ def sample_size(size: int, total: int, pairs: int) -> int:
 def time_share(counts: dict[str, int], done: int, affordable: float) -> dict[str, int]:
     """The counts of the leaves still to check (the first one under way, ``done`` of it
     checked) cut to what the time left pays for: ``affordable`` more elements."""
-    more = max(0, int(affordable))
-    if sum(counts.values()) - done <= more:
-        return counts
-    return share_out(counts, done + more)
+    return share_out(counts, done + max(0, int(affordable)))
 
 
 def share_out(counts: dict[str, int], budget: int) -> dict[str, int]:
     """Cut the leaves' counts to ``budget`` in all, smallest first: a leaf keeps its count if an
-    equal share of what is left covers it, else it gets that share (but always one element)."""
+    equal share of what is left covers it, else it gets that share (but always one element).
+    A budget that covers every count leaves them all as they are."""
     shared = {}
     left = budget
     ordered = sorted(counts, key=lambda n: counts[n])

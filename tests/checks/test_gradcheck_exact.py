@@ -137,12 +137,12 @@ def test_gradcheck_samples_when_the_budget_is_one_pair_short():
 
 def test_gradcheck_checks_at_least_20_elements_of_each_leaf_even_past_the_budget():
     assert MIN_PER_LEAF == 20
-    nodes = squares("w", 100) + squares("b", 5) + [op("out", "add", "sw", "sb")]
+    nodes = squares("a", 100) + squares("z", 5) + [op("out", "add", "sa", "sz")]
     result = check(nodes, "out", max_evaluations=20)
-    # 10 pairs for 105 elements: w's share is 10, raised to 20; b's 5 are all checked
-    assert [leaf["node"] for leaf in result["leaves"]] == ["b", "w"]  # small leaves first
-    assert by_node(result)["b"]["checked"] == 5 and by_node(result)["b"]["sampled"] is False
-    assert by_node(result)["w"]["checked"] == 20 and by_node(result)["w"]["sampled"] is True
+    # 10 pairs for 105 elements: a's share is 10, raised to 20; z's 5 are all checked
+    assert [leaf["node"] for leaf in result["leaves"]] == ["z", "a"]  # small leaves first
+    assert by_node(result)["z"]["checked"] == 5 and by_node(result)["z"]["sampled"] is False
+    assert by_node(result)["a"]["checked"] == 20 and by_node(result)["a"]["sampled"] is True
     assert result["elements"] == 105 and result["checked"] == 25
     assert result["evaluations"] == 50
     assert result["ok"] is True and result["complete"] is True
@@ -260,26 +260,99 @@ def test_gradcheck_leaf_the_time_limit_never_reached_is_unchecked(exp_clock):
 
 def test_gradcheck_time_cut_keeps_small_leaves_whole(exp_clock):
     nodes = [
-        leaf("w", [0.01 * i for i in range(100)]),
-        op("ew", "exp", "w"),
-        op("sw", "sum", "ew"),
-        leaf("b", [0.1 * i for i in range(5)]),
-        op("eb", "exp", "b"),
-        op("sb", "sum", "eb"),
-        op("out", "add", "sw", "sb"),
+        leaf("a", [0.01 * i for i in range(100)]),
+        op("ea", "exp", "a"),
+        op("sa", "sum", "ea"),
+        leaf("z", [0.1 * i for i in range(5)]),
+        op("ez", "exp", "z"),
+        op("sz", "sum", "ez"),
+        op("out", "add", "sa", "sz"),
     ]
     # two exp nodes: a pass is 0.5 s, an element 1 s from 0.5 s; by 27 s (3/4 of 36 s) 26 end:
-    # all 5 of b (checked first), and 21 of w
+    # all 5 of z (checked first), and 21 of a
     result = run_check(nodes, "out", exp_clock(0.25), max_seconds=36.0)
-    assert by_node(result)["b"]["checked"] == 5 and by_node(result)["b"]["sampled"] is False
-    assert by_node(result)["w"]["checked"] == 21 and by_node(result)["w"]["sampled"] is True
+    assert [leaf["node"] for leaf in result["leaves"]] == ["z", "a"]
+    assert by_node(result)["z"]["checked"] == 5 and by_node(result)["z"]["sampled"] is False
+    assert by_node(result)["a"]["checked"] == 21 and by_node(result)["a"]["sampled"] is True
     assert result["complete"] is True and result["ok"] is True and result["evaluations"] == 52
 
 
+def test_gradcheck_default_time_limit_is_3_seconds(exp_clock):
+    # elements of 0.5 s from 0.25 s: by 2.25 s (3/4 of 3 s) 4 of them end
+    result = gradient_check(build_graph(EXP_SUM, "s", Settings()), clock=exp_clock(0.25))
+    assert result["checked"] == 4 and result["complete"] is True
+
+
+def test_gradcheck_on_a_frozen_clock_checks_everything_and_has_no_speedup():
+    result = check(APPLE, "price", clock=lambda: 0.0)
+    assert result["checked"] == 3 and result["ok"] is True and result["timed_out"] is False
+    assert result["backprop_seconds"] == 0.0 and result["numerical_seconds"] == 0.0
+    assert result["numerical_seconds_all"] == 0.0
+    assert result["speedup"] is None
+
+
 def test_share_out_keeps_small_counts_and_gives_every_leaf_one():
-    assert share_out({"w": 100, "b": 5}, 26) == {"w": 21, "b": 5}
-    assert share_out({"w": 100, "b": 5, "c": 8}, 12) == {"w": 4, "b": 4, "c": 4}
-    assert share_out({"w": 100, "b": 5}, 0) == {"w": 1, "b": 1}
+    assert share_out({"a": 100, "z": 5}, 26) == {"a": 21, "z": 5}
+    assert share_out({"a": 100, "z": 5, "m": 8}, 13) == {"a": 5, "z": 4, "m": 4}
+    assert share_out({"a": 100, "z": 5}, 0) == {"a": 1, "z": 1}
+    assert share_out({"a": 100, "z": 5}, 105) == {"a": 100, "z": 5}
+
+
+# --- what is reported per leaf -----------------------------------------------------------------
+
+
+def test_gradcheck_default_seed_is_0():
+    def indices(**seed):
+        result = check(squares("w", 100), "sw", max_evaluations=40, **seed)
+        return [s["index"][0] for s in by_node(result)["w"]["samples"]]
+
+    assert indices() == indices(seed=0) != indices(seed=1)
+
+
+def test_gradcheck_samples_report_both_gradients_at_each_index():
+    result = check(squares("w", 30), "sw", max_evaluations=40)
+    w = by_node(result)["w"]
+    assert w["checked"] == 20 and len(w["samples"]) == 20
+    for sample in w["samples"]:
+        (i,) = sample["index"]
+        assert sample["backprop"] == 2 * (0.5 + i / 30)  # d sum(w * w) / dw = 2w
+        assert sample["numerical"] == pytest.approx(sample["backprop"], rel=1e-9)
+
+
+def test_gradcheck_lists_whole_gradients_up_to_50_elements_and_samples_beyond():
+    small = by_node(check(squares("w", 50), "sw"))["w"]
+    assert len(small["backprop"]) == 50 and len(small["numerical"]) == 50
+    assert small.get("samples") is None
+    large = by_node(check(squares("w", 51), "sw"))["w"]
+    assert large["checked"] == 51 and large.get("backprop") is None
+    assert len(large["samples"]) == 50  # the first 50 of 51, by index
+    assert [s["index"][0] for s in large["samples"]] == list(range(50))
+
+
+def test_gradcheck_exact_match_passes_with_zero_tolerances():
+    # with h = 0.25 the central difference of x + y is exactly 1, as backprop says
+    nodes = [leaf("x", 0.5), leaf("y", 0.25), op("s", "add", "x", "y")]
+    result = check(nodes, "s", h=0.25, rtol=0.0, atol=0.0)
+    assert by_node(result)["x"]["max_abs_error"] == 0.0 and result["ok"] is True
+
+
+def test_gradcheck_uses_the_upstream_gradient_it_is_given():
+    # the book's mul node (5.3.2) with dout = 1.3: dx = 1.3 * y = 6.5, dy = 1.3 * x = 13
+    nodes = [leaf("x", 10.0), leaf("y", 5.0), op("z", "mul", "x", "y")]
+    result = gradient_check(build_graph(nodes, "z", Settings()), 1.3)
+    assert by_node(result)["x"]["backprop"] == pytest.approx(6.5, rel=1e-12)
+    assert by_node(result)["x"]["numerical"] == pytest.approx(6.5, rel=1e-9)
+    assert by_node(result)["y"]["backprop"] == pytest.approx(13.0, rel=1e-12)
+    assert result["ok"] is True
+
+
+def test_gradcheck_with_nothing_to_check_is_not_ok():
+    result = check([leaf("x", 1.0, requires_grad=False), op("y", "exp", "x")], "y")
+    assert result["leaves"] == [] and result["checked"] == 0 and result["evaluations"] == 0
+    assert result["ok"] is False and result["numerical_seconds_all"] == 0.0
+    assert result["skipped"] == [
+        {"node": "x", "label": "x", "reason": "data: requires_grad is false"}
+    ]
 
 
 # --- data is never perturbed -----------------------------------------------------------------
@@ -333,6 +406,25 @@ def test_gradcheck_skips_what_flows_into_a_class_index():
     skipped = {s["node"]: s["reason"] for s in result["skipped"]}
     assert set(skipped) == {"k", "zero"}
     assert "input 't' of softmax_with_loss node 'loss'" in skipped["k"]
+    assert result["ok"] is True and [leaf["node"] for leaf in result["leaves"]] == ["x"]
+
+
+def test_gradcheck_skips_every_leaf_upstream_of_a_class_index_however_it_is_reached():
+    # t = m + (k + k): the walk upstream from t meets k twice and must still reach m
+    nodes = [
+        leaf("x", [[0.3, 2.9, 4.0]]),
+        leaf("k", [1]),
+        leaf("m", [0]),
+        op("kk", "add", "k", "k"),
+        op("t", "add", "m", "kk"),
+        op("loss", "softmax_with_loss", "x", "t"),
+        op("sm", "sum", "m"),
+        op("sk", "sum", "k"),
+        op("o1", "add", "loss", "sm"),
+        op("out", "add", "o1", "sk"),
+    ]
+    result = check(nodes, "out")
+    assert {s["node"] for s in result["skipped"]} == {"k", "m"}
     assert result["ok"] is True and [leaf["node"] for leaf in result["leaves"]] == ["x"]
 
 
