@@ -23,7 +23,7 @@ from backprop_viz.core.identifiers import (
     nfkc,
     script_problem,
 )
-from backprop_viz.core.ops import OPS, Op, OpError, check_params
+from backprop_viz.core.ops import OPS, Op, OpError, Temporaries, check_params
 from backprop_viz.settings import Settings
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -503,10 +503,17 @@ def topological_order(nodes: dict[str, Node]) -> list[str]:
 
 
 def infer_shapes(graph: Graph, settings: Settings) -> None:
-    """Each node's shape, from the leaves forward, before any arithmetic: too large is an error."""
+    """Each node's shape, from the leaves forward, before any arithmetic: too large is an error.
+
+    The budget counts every array a trace holds (values, gradients, what layers keep for
+    backward) and, at its peak, the scratch arrays of the op that needs the most, so that no
+    request allocates more than the element limits allow for.
+    """
     total = 0
+    peak_scratch, peak_node = 0, None
     for node_id in graph.order:
         node = graph.nodes[node_id]
+        temporaries = Temporaries()
         if node.is_leaf:
             assert node.value is not None
             node.shape = node.value.shape
@@ -522,6 +529,7 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
                     field=where,
                     node=node_id,
                 ) from None
+            temporaries = node.op.temporaries_for(shapes, node.shape)
         size = math.prod(node.shape)
         if size > settings.max_elements:
             where = node.field
@@ -531,14 +539,39 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
                 field=where,
                 node=node_id,
             )
-        # Its value, and in backward the gradient sent along each input edge (the shape of
-        # that input), all held until the trace is written.
-        total += size + sum(math.prod(graph.nodes[s].shape) for s in node.inputs)
-        if total > settings.max_total_elements:
+        if temporaries.largest > settings.max_elements:
             where = node.field
             raise GraphError(
-                f"{where}: node {node_id!r}: the graph's values and gradients add up to more "
-                f"than {settings.max_total_elements} elements",
+                f"{where}: node {node_id!r}: {node.op.name} would make a temporary array of "
+                f"{temporaries.largest} elements, more than the limit of {settings.max_elements}",
                 field=where,
                 node=node_id,
             )
+        # Its value, and in backward the gradient sent along each input edge (the shape of
+        # that input), all held until the trace is written; so are the arrays its layer keeps,
+        # and the sum of the gradients at a fork.
+        kept = sum(temporaries.kept)
+        total += size + sum(math.prod(graph.nodes[s].shape) for s in node.inputs) + kept
+        if len(graph.consumers[node_id]) > 1:
+            total += size
+        if total > settings.max_total_elements:
+            where = node.field
+            keeps = f" (with the {kept} elements {node.op.name} keeps for backward)" if kept else ""
+            raise GraphError(
+                f"{where}: node {node_id!r}: the graph's values and gradients{keeps} add up to "
+                f"more than {settings.max_total_elements} elements",
+                field=where,
+                node=node_id,
+            )
+        if sum(temporaries.scratch) > peak_scratch:
+            peak_scratch, peak_node = sum(temporaries.scratch), node
+    # Scratch arrays live only while their op runs, but backward runs when every value exists.
+    if peak_node is not None and total + peak_scratch > settings.max_total_elements:
+        where = peak_node.field
+        raise GraphError(
+            f"{where}: node {peak_node.id!r}: {peak_node.op.name} would make temporary arrays "
+            f"of {peak_scratch} elements, and with the graph's values and gradients ({total}) "
+            f"that is more than the limit of {settings.max_total_elements} elements",
+            field=where,
+            node=peak_node.id,
+        )

@@ -349,12 +349,18 @@ def softmax(x):
 
 
 def one_hot_like(t, x):
-    """``t`` as a one-hot array of x's shape: returned as is if it already has that shape."""
+    """``t`` as a one-hot array of x's shape: returned as is if it already has that shape.
+
+    Class indices become N x C zeros with a 1 set per row, O(N * C) in time and memory; the
+    book's ``np.eye(C)[t]`` would build a C x C matrix first (12 GB for 40,000 classes).
+    """
     t = np.asarray(t)
     if t.shape == np.shape(x):
         return t
-    classes = np.shape(x)[-1]
-    return np.eye(classes)[t.astype(int)]
+    one_hot = np.zeros(np.shape(x))
+    rows = one_hot.reshape(-1, one_hot.shape[-1])
+    rows[np.arange(rows.shape[0]), t.astype(int).reshape(-1)] = 1.0
+    return one_hot
 
 
 def matmul_weight_grad(x, dout, w_shape):

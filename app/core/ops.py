@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -35,6 +35,22 @@ from backprop_viz.core.samples import (
 
 class OpError(ValueError):
     """An op was given inputs or params it cannot take; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class Temporaries:
+    """Element counts of the arrays one op's layer makes besides its output and the gradients
+    of its inputs (which the graph's budget counts already)."""
+
+    kept: tuple[int, ...] = ()
+    """Arrays the layer caches for backward: they live as long as the trace does."""
+    scratch: tuple[int, ...] = ()
+    """Arrays alive at once inside one forward or backward call, at its peak, beyond the output
+    and input gradients it returns; they are dropped when the call returns."""
+
+    @property
+    def largest(self) -> int:
+        return max(self.kept + self.scratch, default=0)
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,9 @@ class Op:
     """Runs backward, one gradient per input (None: ``layer.backward(dout)`` as a tuple)."""
     check_values: Callable[[list[np.ndarray]], None] | None = None
     """Checks what shapes cannot tell before forward runs; raises OpError."""
+    temporaries: Callable[[list[Shape], Shape], Temporaries] | None = None
+    """The arrays the layer makes besides its output and input gradients, from the input and
+    output shapes, so the graph's element budget counts them before they exist (None: none)."""
 
     # What the formula language, sympy, forward mode, composites and the tests know of the op.
     function: str | None = None
@@ -89,6 +108,10 @@ class Op:
     @property
     def arity(self) -> int:
         return len(self.inputs)
+
+    def temporaries_for(self, shapes: list[Shape], out: Shape) -> Temporaries:
+        """What the layer will allocate beyond its output and input gradients, in elements."""
+        return self.temporaries(shapes, out) if self.temporaries else Temporaries()
 
     def make_layer(self, params: dict[str, Any]):
         """A fresh layer for one node (layers cache state, so nodes never share one)."""
@@ -612,6 +635,68 @@ OPS: dict[str, Op] = {
         ),
     ]
 }
+
+
+# The temporaries of each op's layer, from layers.py read line by line: what each forward and
+# backward allocates besides the output and the input gradients. The graph's budget counts them
+# before anything runs, so no request makes an array the limits have not allowed for.
+
+
+def broadcast_scratch(shapes: list[Shape], out: Shape) -> Temporaries:
+    # backward forms dout * y at the output's shape before summing it back to a broadcast input
+    n = math.prod(out)
+    return Temporaries(scratch=(n,) if any(s != out for s in shapes) else ())
+
+
+def div_scratch(shapes: list[Shape], out: Shape) -> Temporaries:
+    # dy = -dout * (x / y) / y: -dout, x / y and their product are alive before dy is made
+    n = math.prod(out)
+    return Temporaries(scratch=(n, n) + broadcast_scratch(shapes, out).scratch)
+
+
+def elementwise_scratch(count: int) -> Callable[[list[Shape], Shape], Temporaries]:
+    """``count`` arrays of the output's size alive at once besides the result (e.g. dout * p
+    and x ** (p - 1) while their product, dx, is made)."""
+
+    def rule(shapes: list[Shape], out: Shape) -> Temporaries:
+        return Temporaries(scratch=(math.prod(out),) * count)
+
+    return rule
+
+
+def relu_temporaries(shapes: list[Shape], out: Shape) -> Temporaries:
+    return Temporaries(kept=(math.prod(out),))  # the mask of x <= 0
+
+
+def affine_temporaries(shapes: list[Shape], out: Shape) -> Temporaries:
+    return Temporaries(scratch=(math.prod(out),))  # x . W before + b
+
+
+def softmax_with_loss_temporaries(shapes: list[Shape], out: Shape) -> Temporaries:
+    x, t = shapes
+    n = math.prod(x)
+    # Kept: y, and t as one-hot when it holds class indices (N x C, never C x C). Scratch, at
+    # most two at once: the shifted scores and their exponentials (or log y), log y and t * log y;
+    # in backward y * sum(t) and y * sum(t) - t.
+    one_hot = (n,) if t != x else ()
+    return Temporaries(kept=one_hot + (n,), scratch=(n, n))
+
+
+OP_TEMPORARIES: dict[str, Callable[[list[Shape], Shape], Temporaries]] = {
+    "add": broadcast_scratch,
+    "sub": broadcast_scratch,
+    "mul": broadcast_scratch,
+    "div": div_scratch,
+    "pow": elementwise_scratch(2),
+    "reciprocal": elementwise_scratch(2),
+    "relu": relu_temporaries,
+    "sigmoid": elementwise_scratch(4),
+    "tanh": elementwise_scratch(1),
+    "affine": affine_temporaries,
+    "softmax_with_loss": softmax_with_loss_temporaries,
+}
+for _name, _rule in OP_TEMPORARIES.items():
+    OPS[_name] = replace(OPS[_name], temporaries=_rule)
 
 
 def check_params(op: Op, params: dict[str, Any]) -> dict[str, Any]:

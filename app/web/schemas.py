@@ -450,14 +450,28 @@ class GradcheckLeaf(BaseModel):
     )
 
 
+class GradcheckSkipped(BaseModel):
+    node: str
+    label: str
+    reason: str = Field(description="Why the leaf was not checked.")
+
+
 class GradcheckResponse(BaseModel):
     """The book's gradient check (5.7.3) for every leaf that takes a gradient."""
 
-    ok: bool = Field(description="True if every leaf was checked and passed.")
+    ok: bool = Field(description="True if the check is complete and every checked leaf passed.")
+    complete: bool = Field(
+        description="True if every element the check chose was checked (false if the time "
+        "limit stopped it first; then ok is false)."
+    )
     h: float
     rtol: float
     atol: float
     leaves: list[GradcheckLeaf]
+    skipped: list[GradcheckSkipped] = Field(
+        description="Leaves not perturbed: data (such as the labels t of Softmax-with-Loss, "
+        "class indices or one-hot) and leaves the gradient does not reach."
+    )
     elements: int = Field(description="Elements of all checked leaves.")
     checked: int
     evaluations: int = Field(description="Forward passes the numerical side ran.")

@@ -236,6 +236,7 @@ AFFINE_SHAPES = [
     ((3,), (3, 4), (4,)),
     ((2, 3), (3, 4), (1, 4)),
     ((2, 1, 2, 3), (6, 4), (4,)),  # the book's 4-D tensor (N, C, H, W), flattened to (N, 6)
+    ((2, 3, 2), (6, 4), (4,)),  # a 3-D batch is flattened too
 ]
 
 
@@ -468,3 +469,22 @@ def test_div_layer_gradient_of_tiny_denominators_does_not_underflow():
     dx, dy = layer.backward(np.array(1.0))
     assert float(dx) == pytest.approx(1e170)
     assert float(dy) == pytest.approx(-1e170)
+
+
+def test_pow_layer_default_is_the_books_square_node():
+    layer = PowLayer()
+    assert layer.forward(np.array(3.0)) == 9.0
+    assert layer.backward(np.array(1.0)) == 6.0
+
+
+def test_softmax_with_loss_shifts_each_row_by_its_own_maximum():
+    # the rows are 2000 apart; shifted by one global maximum, the second row's exponentials
+    # would all underflow to 0 and its loss would be infinite
+    x = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1002.0]])
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, np.array([0.0, 0.0]))
+    row_loss = np.log(1 + np.exp(-1.0) + np.exp(-2.0))  # the same for both rows
+    assert loss == pytest.approx(row_loss, rel=1e-12)
+    y = np.exp([0.0, -1.0, -2.0]) / np.sum(np.exp([0.0, -1.0, -2.0]))
+    expected = (np.array([y, y]) - np.array([[1.0, 0.0, 0.0]] * 2)) / 2
+    np.testing.assert_allclose(layer.backward(1.0), expected, rtol=1e-12)
