@@ -49,6 +49,19 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings()),
 
 ANSWERS: Counter[tuple[str, int]] = Counter()  # (operation, status) of every case sent
 
+# Training runs (POST /api/train, the stream, a replayed iteration in /api/trace) bounded to 50
+# iterations and about 0.05 s of arithmetic each, so hundreds of generated runs stay quick; a
+# larger one is the 422 of BPV_TRAIN_MAX_ITERS or BPV_TRAIN_MAX_WORK, checked like any other.
+TRAINING_LIMITS = {"BPV_TRAIN_MAX_ITERS": "50", "BPV_TRAIN_MAX_WORK": "2000000"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def small_training_runs():
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in TRAINING_LIMITS.items():
+            patch.setenv(name, value)
+        yield
+
 
 @schema.parametrize()
 def test_every_operation_passes_every_schemathesis_check(case):
