@@ -9,7 +9,7 @@ import { fillExamplePicker } from './example-picker.js';
 import { ExpressionPanel } from './expression-panel.js';
 import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
-import { readState, sourceOf, writeState } from './state.js';
+import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
 import { isEditableLeaf } from '../viewer/nodes.js';
@@ -130,6 +130,13 @@ function acceptTrace(request, result) {
   if (request.origin === Origin.EXPRESSION) expressionPanel.clearError();
   state.values = request.values;
   if (request.values === pendingValues || request.source) pendingValues = null;
+  // A new example is a new page for the back button; the steps and edits on it are not.
+  if (request.origin === Origin.EXAMPLE) {
+    state.step = 0;
+    state.node = null;
+    pushState(state);
+    restoredHash = window.location.hash;
+  }
   showTrace(result, request);
 }
 
@@ -219,9 +226,17 @@ function onEdit(id, value, immediate) {
   const values = { ...currentValues(), [id]: value };
   pendingValues = values;
   clearTimeout(typingTimer);
+  const graphOfEdit = JSON.stringify(sourceOf(state));
   // The link follows once the answer is shown (the 'render' listener): history.replaceState
   // while the request travels was measured to delay its answer by milliseconds.
-  const send = () => queue.request(TraceRequest.edit(id, values, performance.now()));
+  const send = () => {
+    // An edit of a graph that has been replaced meanwhile (a new example shown while the
+    // typing pause ran) has no leaf to go to: it is dropped, as the queue drops one made
+    // while the new graph is on its way.
+    const sent = graphOfEdit === JSON.stringify(sourceOf(state))
+      && queue.request(TraceRequest.edit(id, values, performance.now()));
+    if (!sent && pendingValues === values) pendingValues = null;
+  };
   if (immediate || !isTypingTarget()) send();
   else typingTimer = setTimeout(send, TYPING_DEBOUNCE_MS);
 }
@@ -282,8 +297,17 @@ function installControls() {
     if (!event.target.value || (event.target.value === state.example && !state.graph && state.expression === null)) return;
     viewer.closeLeafEditor();
     viewer.select(null); // a new example starts unpinned, at its first step
+    clearTimeout(typingTimer);
     const source = { example: event.target.value, graph: null, expression: null, expand: [] };
     queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
+    // The choice is made: the player's keys (arrows, Space) step the new graph, as a lecturer
+    // expects, instead of changing the example again.
+    focusGraph();
+  });
+  $('skip-link').addEventListener('click', (event) => {
+    // The graph gets the focus without the fragment changing: #graph-area is no state.
+    event.preventDefault();
+    focusGraph();
   });
   $('lang-select').addEventListener('change', (event) => {
     state.lang = event.target.value;
@@ -301,8 +325,55 @@ function installControls() {
   $('download-json').addEventListener('click', () => {
     if (trace) download(`${fileStem()}-trace.json`, 'application/json', JSON.stringify(trace, null, 2));
   });
-  // A link pasted over the current one (same page, new fragment) is a new state.
-  window.addEventListener('hashchange', () => window.location.reload());
+  // A link pasted over the current one, the back and forward buttons: the state the URL holds.
+  window.addEventListener('hashchange', restoreFromUrl);
+  window.addEventListener('popstate', restoreFromUrl);
+}
+
+function focusGraph() {
+  $('graph-area').focus({ preventScroll: true });
+}
+
+// The fragment last restored or pushed: back and forward fire both popstate and hashchange.
+let restoredHash = window.location.hash;
+
+/** The URL changed under the page (back, forward, a pasted link): show the state it holds. */
+function restoreFromUrl() {
+  const hash = window.location.hash;
+  if (!isStateHash(hash)) {
+    // An in-page anchor (#graph-area): the browser has moved to it; the link keeps the state.
+    writeState(state);
+    return;
+  }
+  if (hash === restoredHash || hash === stateToHash(state)) return;
+  restoredHash = hash;
+  const next = readState();
+  if (next.lang !== state.lang) {
+    state.lang = next.lang;
+    applyLanguage();
+  }
+  if (next.raw !== state.raw) {
+    state.raw = next.raw;
+    $('raw-toggle').checked = state.raw;
+    if (trace) panel.update(trace, state.raw);
+    gradcheck.render(state.raw);
+    viewer.setRaw(state.raw);
+  }
+  if (next.speed !== state.speed) {
+    state.speed = next.speed;
+    viewer.setSpeed(next.speed);
+  }
+  const sameSource = JSON.stringify(sourceOf(next)) === JSON.stringify(sourceOf(state));
+  if (sameSource && JSON.stringify(next.values) === JSON.stringify(state.values)) {
+    if (next.node !== state.node) viewer.select(next.node);
+    viewer.setStep(next.step);
+    return;
+  }
+  viewer.closeLeafEditor();
+  clearTimeout(typingTimer);
+  expressionPanel.setText(next.expression);
+  viewer.select(next.node);
+  queue.request(TraceRequest.ofSource(sourceOf(next), next.values, Origin.LOAD, next.step));
 }
 
 function start() {
@@ -316,7 +387,7 @@ function start() {
     examples = list;
     if (!state.graph && state.expression === null && !examples.some((e) => e.id === state.example) && examples.length) {
       const source = { example: examples[0].id, graph: null, expression: null, expand: [] };
-      queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
+      queue.request(TraceRequest.ofSource(source, {}, Origin.LOAD, 0));
     }
     fillPicker();
   }).catch((error) => showMessage(errorText(error)));
