@@ -92,7 +92,7 @@ def test_typing_into_the_old_example_while_a_new_one_loads_is_dropped(page: Page
     expect(apple).to_have_value("100")
     held: list[Route] = []
     page.route("**/api/trace", lambda route: held.append(route))
-    page.locator("#example-select").select_option("apple_orange")
+    page.locator("#example-select").select_option("relu")
     page.wait_for_timeout(100)
     apple.fill("150")
     apple.press("Enter")
@@ -100,7 +100,7 @@ def test_typing_into_the_old_example_while_a_new_one_loads_is_dropped(page: Page
     page.route("**/api/trace", lambda route: route.continue_())
     for route in held:
         route.continue_()
-    expect(page.locator("#graph")).to_have_attribute("data-example", "apple_orange")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "relu")
     page.wait_for_timeout(400)
     expect(page.locator("#message")).to_be_hidden()
     expect(page.locator("#inputs-panel")).not_to_contain_text("no node")
