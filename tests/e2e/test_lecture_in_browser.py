@@ -104,3 +104,17 @@ def test_typing_into_the_old_example_while_a_new_one_loads_is_dropped(page: Page
     page.wait_for_timeout(400)
     expect(page.locator("#message")).to_be_hidden()
     expect(page.locator("#inputs-panel")).not_to_contain_text("no node")
+
+
+def test_gradient_check_rounds_its_numbers_unless_raw(page: Page):
+    page.goto("/#example=apple")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple")
+    page.get_by_role("button", name="Gradient check", exact=True).click()
+    apple_num = page.locator('.gc-table tr[data-leaf="apple_num"]')
+    # backprop's 110.00000000000001 is the book's 110 with rounding on; the full repr in its tooltip
+    expect(apple_num.locator("td").nth(1)).to_have_text("110", timeout=15_000)
+    expect(apple_num.locator("td").nth(1)).to_have_attribute("title", "110.00000000000001")
+    expect(apple_num.locator("td").nth(2)).to_have_text("110")
+    expect(page.locator(".gc-timing")).not_to_contain_text("0000000")
+    page.locator("#raw-toggle").check()
+    expect(apple_num.locator("td").nth(1)).to_have_text("110.00000000000001")
