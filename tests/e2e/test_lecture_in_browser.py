@@ -118,3 +118,14 @@ def test_gradient_check_rounds_its_numbers_unless_raw(page: Page):
     expect(page.locator(".gc-timing")).not_to_contain_text("0000000")
     page.locator("#raw-toggle").check()
     expect(apple_num.locator("td").nth(1)).to_have_text("110.00000000000001")
+
+
+def test_a_figures_constants_are_not_editable(page: Page):
+    page.goto("/#example=sigmoid_steps")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "sigmoid_steps")
+    expect(page.locator('#inputs-panel [data-leaf="x"]')).to_be_visible()
+    # The −1 and the 1 of figure 5-19 are labelled by their values: no field changes them.
+    expect(page.locator('#inputs-panel [data-leaf="minus_one"]')).to_have_count(0)
+    expect(page.locator('#inputs-panel [data-leaf="one"]')).to_have_count(0)
+    expect(page.locator('#graph [data-edge^="minus_one->"] .editable')).to_have_count(0)
+    expect(page.locator('#graph [data-edge^="x->"] .editable')).to_have_count(1)
