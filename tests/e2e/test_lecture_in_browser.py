@@ -129,3 +129,23 @@ def test_a_figures_constants_are_not_editable(page: Page):
     expect(page.locator('#inputs-panel [data-leaf="one"]')).to_have_count(0)
     expect(page.locator('#graph [data-edge^="minus_one->"] .editable')).to_have_count(0)
     expect(page.locator('#graph [data-edge^="x->"] .editable')).to_have_count(1)
+
+
+def test_full_width_digits_are_numbers_and_reset_brings_back_the_book(page: Page):
+    page.goto("/#example=apple&step=99")
+    output = page.locator('#graph [data-edge="price->output"] .edge-value')
+    expect(output).to_have_text("220")
+    apple = page.get_by_label("apple", exact=True)
+    apple.fill("１２０")  # a Japanese input method's full-width digits
+    apple.press("Enter")
+    expect(output).to_have_text("264")
+    apple.fill("1e999")
+    apple.press("Enter")
+    expect(page.locator('#inputs-panel [data-leaf="apple"] .input-error')).to_have_text(
+        "Too large for a float64 number: 1e999"
+    )
+    page.get_by_role("button", name="Reset", exact=True).click()
+    expect(output).to_have_text("220")
+    expect(apple).to_have_value("100")
+    expect(page.locator('#inputs-panel [data-leaf="apple"] .input-error')).to_be_hidden()
+    expect(page).not_to_have_url(re.compile(r"values="))

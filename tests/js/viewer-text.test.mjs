@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { formatNumber, formatValue, parseNumber } from '../../static/js/viewer/format.js';
+import { formatNumber, formatValue, numberProblem, parseNumber } from '../../static/js/viewer/format.js';
 import { chainRuleText, opView, sumText } from '../../static/js/viewer/op-views.js';
 import { anchoredPosition } from '../../static/js/viewer/timeline.js';
 
@@ -83,4 +83,13 @@ test('inspector lines read as the book: Affine shapes, the batch sum of dB, nega
     opView('pow').backwardNumbers(pow, { formula: 'dx = dout * p * x ** (p - 1)', local: 6, grad: 6 }, { dout: 1 }),
     'dx = dout × p × x ** (p - 1) = 1 × 2 × 3¹ = 6',
   );
+});
+
+test('numbers from a Japanese input method are numbers; 1e999 is too large, not "no number"', () => {
+  assert.equal(parseNumber('１２０'), 120);
+  assert.equal(parseNumber('－０．５'), -0.5);
+  assert.equal(parseNumber('−1.5'), -1.5);
+  assert.equal(parseNumber('1e999'), null);
+  assert.equal(numberProblem('1e999'), 'tooLarge');
+  assert.equal(numberProblem('abc'), 'notANumber');
 });

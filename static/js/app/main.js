@@ -12,6 +12,7 @@ import { InputsPanel } from './inputs-panel.js';
 import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
+import { numberProblem } from '../viewer/format.js';
 import { isEditableLeaf } from '../viewer/nodes.js';
 import { mountViewer } from '../viewer/viewer.js';
 
@@ -256,7 +257,7 @@ viewer.on('render', () => {
   if (!queue.waiting) writeState(state);
 });
 viewer.on('valueedit', ({ node, value }) => onEdit(node, value, true));
-viewer.on('valueinvalid', ({ node, text }) => panel.showError(node, t('notANumber', { text })));
+viewer.on('valueinvalid', ({ node, text }) => panel.showError(node, t(numberProblem(text), { text })));
 viewer.on('editrequest', ({ node }) => panel.focus(node));
 viewer.on('expand', ({ node }) => setExpand([...state.expand.filter((x) => x !== node), node]));
 viewer.on('collapse', ({ node }) => setExpand(state.expand.filter((x) => x !== node)));
@@ -287,6 +288,15 @@ function applyLanguage() {
   viewer.setLang(state.lang);
 }
 
+/** Back to the book's values: the same graph, no edits, the same step. */
+function resetValues() {
+  viewer.closeLeafEditor();
+  clearTimeout(typingTimer);
+  pendingValues = null;
+  panel.clearErrors();
+  queue.request(TraceRequest.ofSource(sourceOf(state), {}, Origin.LOAD, viewer.anchor() ?? undefined));
+}
+
 function fileStem() {
   return state.expression !== null ? 'formula' : state.graph ? 'graph' : state.example;
 }
@@ -309,6 +319,7 @@ function installControls() {
     event.preventDefault();
     focusGraph();
   });
+  $('inputs-reset').addEventListener('click', resetValues);
   $('lang-select').addEventListener('change', (event) => {
     state.lang = event.target.value;
     applyLanguage();
