@@ -149,3 +149,14 @@ def test_full_width_digits_are_numbers_and_reset_brings_back_the_book(page: Page
     expect(apple).to_have_value("100")
     expect(page.locator('#inputs-panel [data-leaf="apple"] .input-error')).to_be_hidden()
     expect(page).not_to_have_url(re.compile(r"values="))
+
+
+def test_formula_and_server_errors_in_japanese(page: Page, console_errors):
+    page.goto("/#example=apple&lang=ja")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple")
+    page.locator("#expression-input").fill("(x + y")
+    page.locator("#expression-trace").click()
+    error = page.locator("#expression-error")
+    expect(error).to_contain_text("構文エラー：「(」が閉じられていません")
+    expect(error).not_to_contain_text("was never closed")
+    console_errors.clear()  # the 422 of the broken formula, provoked on purpose

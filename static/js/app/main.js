@@ -9,6 +9,7 @@ import { fillExamplePicker } from './example-picker.js';
 import { ExpressionPanel } from './expression-panel.js';
 import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
+import { serverMessage } from './server-messages.js';
 import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
@@ -53,13 +54,13 @@ function showMessage(text) {
 }
 
 function errorText(error) {
-  if (error instanceof ApiError) return t('serverError', { detail: error.message });
+  if (error instanceof ApiError) return t('serverError', { detail: serverMessage(error.message, language()) });
   return t('networkError', { detail: error.message || String(error) });
 }
 
 /** The server's message for a formula, at its line and column when it names them. */
 function showExpressionError(error) {
-  if (error instanceof ApiError) expressionPanel.showError(error.message, error.line, error.column);
+  if (error instanceof ApiError) expressionPanel.showError(serverMessage(error.message, language()), error.line, error.column);
   else expressionPanel.showError(errorText(error));
 }
 
