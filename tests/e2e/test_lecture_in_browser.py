@@ -160,3 +160,20 @@ def test_formula_and_server_errors_in_japanese(page: Page, console_errors):
     expect(error).to_contain_text("構文エラー：「(」が閉じられていません")
     expect(error).not_to_contain_text("was never closed")
     console_errors.clear()  # the 422 of the broken formula, provoked on purpose
+
+
+def test_the_picker_follows_the_chapters_order(page: Page):
+    page.goto("/#example=apple")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "apple")
+    groups = page.locator("#example-select optgroup")
+    labels = [groups.nth(i).get_attribute("label") for i in range(groups.count())]
+    assert labels[:5] == [
+        "5.2 The chain rule",
+        "5.3 Backward propagation",
+        "5.4 Simple layers",
+        "5.5 Activation function layers",
+        "5.6 Affine and Softmax layers",
+    ]
+    sections = page.locator("#example-select option").all_text_contents()
+    numbers = [tuple(int(p) for p in text.split(" ")[0].split(".")) for text in sections]
+    assert numbers == sorted(numbers)
