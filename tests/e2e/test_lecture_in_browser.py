@@ -177,3 +177,26 @@ def test_the_picker_follows_the_chapters_order(page: Page):
     sections = page.locator("#example-select option").all_text_contents()
     numbers = [tuple(int(p) for p in text.split(" ")[0].split(".")) for text in sections]
     assert numbers == sorted(numbers)
+
+
+SMALLEST_LABEL_PX = """() => Math.min(...[...document.querySelectorAll('#graph svg .edge-value')]
+    .map((t) => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))"""
+
+CLIPPED_FIELDS = """() => [...document.querySelectorAll('#inputs-panel input[type=text]')]
+    .filter((i) => i.scrollWidth > i.clientWidth + 1).map((i) => i.getAttribute('aria-label'))"""
+
+
+@pytest.mark.parametrize("example", ["affine", "two_layer_net"])
+def test_on_a_1024_projector_labels_are_readable_and_fields_show_their_numbers(page: Page, example):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"/#example={example}&step=99")
+    expect(page.locator("#graph")).to_have_attribute("data-example", example)
+    expect(page.locator("#graph svg")).to_be_visible()
+    page.wait_for_timeout(300)  # the fit after the layout settles
+    assert page.evaluate(SMALLEST_LABEL_PX) >= 12
+    # Numbers as the book's, with four decimals: no field cuts them.
+    page.get_by_label("W[0,0]" if example == "affine" else "W1[0,0]", exact=True).fill("-1.2039")
+    page.get_by_label("B[0]" if example == "affine" else "b1[0]", exact=True).fill("0.00500")
+    assert page.evaluate(CLIPPED_FIELDS) == []
+    # No panel wider than the page (the b2 grid, the gradient check's table).
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
