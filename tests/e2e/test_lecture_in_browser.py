@@ -200,3 +200,17 @@ def test_on_a_1024_projector_labels_are_readable_and_fields_show_their_numbers(p
     assert page.evaluate(CLIPPED_FIELDS) == []
     # No panel wider than the page (the b2 grid, the gradient check's table).
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
+
+
+def test_the_upstream_gradient_is_editable_and_reset(page: Page):
+    page.goto("/#example=apple&step=99")
+    upstream = page.get_by_label("Upstream gradient", exact=True)
+    expect(upstream).to_have_value("1")
+    upstream.fill("1.3")  # as in the book's figures
+    upstream.press("Enter")
+    expect(page.locator('#graph [data-edge="price->output"] .edge-grad')).to_have_text("1.3")
+    expect(page.locator('#graph [data-edge="apple->apple_price:0"] .edge-grad')).to_have_text("2.86")
+    expect(page).to_have_url(re.compile(r"dout=1\.3"))
+    page.get_by_role("button", name="Reset", exact=True).click()
+    expect(page.locator('#graph [data-edge="apple->apple_price:0"] .edge-grad')).to_have_text("2.2")
+    expect(upstream).to_have_value("1")

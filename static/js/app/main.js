@@ -13,7 +13,7 @@ import { serverMessage } from './server-messages.js';
 import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
-import { numberProblem } from '../viewer/format.js';
+import { formatNumber, isScalar, numberProblem, parseNumber, toNumber } from '../viewer/format.js';
 import { isEditableLeaf } from '../viewer/nodes.js';
 import { mountViewer } from '../viewer/viewer.js';
 
@@ -79,7 +79,7 @@ const queue = new TraceQueue({
 /** The default example, for a link whose formula the server cannot read. */
 function defaultExampleRequest() {
   const example = examples.length ? examples[0].id : 'apple';
-  const source = { example, graph: null, expression: null, expand: [] };
+  const source = { example, graph: null, expression: null, expand: [], dout: null };
   return TraceRequest.ofSource(source, {}, Origin.FALLBACK, 0).with({ keepMessage: true });
 }
 
@@ -153,6 +153,7 @@ function showTrace(result, request) {
   // A new structure has new leaves: their editors are built anew, else only their numbers change.
   if (drawn) panel.build(result, state.raw);
   else panel.update(result, state.raw);
+  showUpstream(result);
   // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
   // the time from the edit to the updated graph.
   graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
@@ -182,7 +183,7 @@ async function traceExpression(text) {
     ? Object.fromEntries(Object.entries(currentValues()).filter(([id]) => variables.has(id)))
     : {};
   const same = text === state.expression;
-  const source = { example: null, graph: null, expression: text, expand: same ? state.expand : [] };
+  const source = { example: null, graph: null, expression: text, expand: same ? state.expand : [], dout: same ? state.dout : null };
   queue.request(TraceRequest.ofSource(source, kept, Origin.EXPRESSION, same ? undefined : 0));
 }
 
@@ -295,7 +296,30 @@ function resetValues() {
   clearTimeout(typingTimer);
   pendingValues = null;
   panel.clearErrors();
-  queue.request(TraceRequest.ofSource(sourceOf(state), {}, Origin.LOAD, viewer.anchor() ?? undefined));
+  queue.request(TraceRequest.ofSource({ ...sourceOf(state), dout: null }, {}, Origin.LOAD, viewer.anchor() ?? undefined));
+}
+
+// ---- the upstream gradient: the dout fed into the output (a scalar output's only) ----
+
+const upstreamInput = $('upstream-input');
+
+function showUpstream(result) {
+  const scalar = isScalar(result.dout);
+  $('upstream-row').hidden = !scalar;
+  if (scalar && document.activeElement !== upstreamInput) upstreamInput.value = formatNumber(result.dout, state.raw);
+}
+
+function editUpstream() {
+  const error = $('upstream-error');
+  const x = parseNumber(upstreamInput.value);
+  if (x === null) {
+    error.textContent = t(numberProblem(upstreamInput.value), { text: upstreamInput.value });
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  if (trace && x === toNumber(trace.dout)) return;
+  queue.request(TraceRequest.ofSource({ ...sourceOf(state), dout: x }, currentValues(), Origin.LOAD, viewer.anchor() ?? undefined));
 }
 
 function fileStem() {
@@ -309,7 +333,7 @@ function installControls() {
     viewer.closeLeafEditor();
     viewer.select(null); // a new example starts unpinned, at its first step
     clearTimeout(typingTimer);
-    const source = { example: event.target.value, graph: null, expression: null, expand: [] };
+    const source = { example: event.target.value, graph: null, expression: null, expand: [], dout: null };
     queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
     // The choice is made: the player's keys (arrows, Space) step the new graph, as a lecturer
     // expects, instead of changing the example again.
@@ -321,6 +345,10 @@ function installControls() {
     focusGraph();
   });
   $('inputs-reset').addEventListener('click', resetValues);
+  upstreamInput.addEventListener('change', editUpstream);
+  upstreamInput.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') editUpstream();
+  });
   $('lang-select').addEventListener('change', (event) => {
     state.lang = event.target.value;
     applyLanguage();
@@ -398,7 +426,7 @@ function start() {
   fetchExamples().then((list) => {
     examples = list;
     if (!state.graph && state.expression === null && !examples.some((e) => e.id === state.example) && examples.length) {
-      const source = { example: examples[0].id, graph: null, expression: null, expand: [] };
+      const source = { example: examples[0].id, graph: null, expression: null, expand: [], dout: null };
       queue.request(TraceRequest.ofSource(source, {}, Origin.LOAD, 0));
     }
     fillPicker();

@@ -21,6 +21,8 @@ const FIELDS = {
   raw: { fallback: false, read: (s) => s === '1', write: (v) => (v ? '1' : null) },
   // The node shown in the inspector; empty = follow the current step.
   node: { fallback: null, read: (s) => s, write: (v) => v },
+  // The upstream gradient fed into the output (the book's figures use 1.3); null = the preset's own.
+  dout: { fallback: null, read: (s) => (Number.isFinite(Number(s)) && s.trim() !== '' ? Number(s) : null), write: (v) => (v === null ? null : String(v)) },
   speed: { fallback: 1, read: (s) => Number(s) || 1, write: (v) => (v === 1 ? null : String(v)) },
 };
 
@@ -64,7 +66,7 @@ export function isStateHash(hash) {
 
 /** What is traced: one of example, graph or expression, and the composites drawn expanded. */
 export function sourceOf(state) {
-  return { example: state.example, graph: state.graph, expression: state.expression, expand: state.expand };
+  return { example: state.example, graph: state.graph, expression: state.expression, expand: state.expand, dout: state.dout ?? null };
 }
 
 /** The fragment for a state, default fields left out so links stay short. */
