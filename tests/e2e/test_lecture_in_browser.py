@@ -209,8 +209,18 @@ def test_the_upstream_gradient_is_editable_and_reset(page: Page):
     upstream.fill("1.3")  # as in the book's figures
     upstream.press("Enter")
     expect(page.locator('#graph [data-edge="price->output"] .edge-grad')).to_have_text("1.3")
-    expect(page.locator('#graph [data-edge="apple->apple_price:0"] .edge-grad')).to_have_text("2.86")
+    apple_grad = page.locator('#graph [data-edge="apple->apple_price:0"] .edge-grad')
+    expect(apple_grad).to_have_text("2.86")
     expect(page).to_have_url(re.compile(r"dout=1\.3"))
     page.get_by_role("button", name="Reset", exact=True).click()
     expect(page.locator('#graph [data-edge="apple->apple_price:0"] .edge-grad')).to_have_text("2.2")
     expect(upstream).to_have_value("1")
+
+
+def test_the_relu_inspector_shows_the_books_mask(page: Page):
+    page.goto("/#example=relu&step=1")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "relu")
+    expect(page.locator("#inspector .relu-mask")).to_have_text(
+        "mask = (x <= 0) = [[False, True], [True, False]]: "
+        "where it is True, backward sets dout to 0"
+    )

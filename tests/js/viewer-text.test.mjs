@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { formatNumber, formatValue, numberProblem, parseNumber } from '../../static/js/viewer/format.js';
-import { chainRuleText, opView, sumText } from '../../static/js/viewer/op-views.js';
+import { chainRuleText, opView, reluMaskText, sumText } from '../../static/js/viewer/op-views.js';
 import { anchoredPosition } from '../../static/js/viewer/timeline.js';
 
 test('float noise is rounded away, the raw repr is one flag away', () => {
@@ -92,4 +92,9 @@ test('numbers from a Japanese input method are numbers; 1e999 is too large, not 
   assert.equal(parseNumber('1e999'), null);
   assert.equal(numberProblem('1e999'), 'tooLarge');
   assert.equal(numberProblem('abc'), 'notANumber');
+});
+
+test('the ReLU mask as the book prints it (5.5.1)', () => {
+  assert.equal(reluMaskText([[1.0, -0.5], [-2.0, 3.0]]), '[[False, True], [True, False]]');
+  assert.equal(reluMaskText(0), 'True');
 });

@@ -128,6 +128,21 @@ function softmaxLossGrad(context, e, bwdStep) {
   return `${pretty(e.formula)} = ${factor(bwdStep.dout, raw)} × (${wide(softmax(scores), raw)} - ${wide(labels, raw)}) / ${n} = ${wide(e.grad, raw)}`;
 }
 
+/** ReLU's mask x <= 0 as the book prints it (5.5.1): [[False, True], [True, False]]. */
+export function reluMaskText(x) {
+  if (isScalar(x)) return toNumber(x) <= 0 ? 'True' : 'False';
+  if (!Array.isArray(x)) return null;
+  return '[' + x.map((v) => reluMaskText(v)).join(', ') + ']';
+}
+
+/** Under ReLU's forward numbers: its mask, where the backward pass blocks dout (sets it to 0). */
+function reluMaskLine({ trace }, incoming) {
+  const x = incoming[0] && trace.values[incoming[0].source];
+  if (isSummary(x) || x === undefined) return null;
+  const mask = reluMaskText(x);
+  return mask ? el('p', 'numbers relu-mask', t('reluMask', { mask })) : null;
+}
+
 /** The rules for an op the table does not name. */
 const DEFAULT_VIEW = {
   /** The forward numbers of scalar arguments a (already formatted): "100 × 2" or "exp(1)". */
@@ -150,6 +165,7 @@ const DEFAULT_VIEW = {
 /** The ops written otherwise than by the default rules, by op name. */
 const OP_VIEWS = {
   reciprocal: { forwardNumbers: ([a]) => `1 / ${a}` },
+  relu: { forwardExtra: reluMaskLine },
   pow: { forwardNumbers: ([a], symbol) => `${a}${symbol}`, backwardNumbers: powGrad },
   softmax_with_loss: { forwardExtra: softmaxLine, backwardNumbers: softmaxLossGrad },
   affine: { matrixShapes: affineShapes, bookShapes: affineBookShapes },
