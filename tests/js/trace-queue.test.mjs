@@ -193,3 +193,18 @@ test('sameGraph compares the source, not the expand list', () => {
   assert.equal(sameGraph(APPLE, ORANGE), false);
   assert.equal(sameGraph({ ...APPLE, example: null, expression: 'x * y' }, { ...APPLE, example: null, expression: 'x * y' }), true);
 });
+
+test('an edit of the old graph made while a new example is in flight is dropped', async () => {
+  const h = harness();
+  h.queue.request(TraceRequest.ofSource(ORANGE, {}, Origin.EXAMPLE, 0));
+  assert.equal(h.sent.length, 1); // in flight, nothing waits
+  // The user types into the apple example's field while apple_orange loads.
+  assert.equal(h.queue.request(TraceRequest.edit('apple', { apple: 150 }, 0)), false);
+  await h.answer('orange');
+  await tick();
+  assert.equal(h.sent.length, 1, 'the edit of apple is never sent for apple_orange');
+  assert.deepEqual(h.answered.map((a) => a.trace), ['orange']);
+  // Once the new graph is shown, its own edits go through.
+  assert.equal(h.queue.request(TraceRequest.edit('orange', { orange: 200 }, 0)), true);
+  assert.deepEqual(h.sent[1].source, ORANGE);
+});

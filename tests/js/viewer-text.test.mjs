@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { formatNumber, formatValue, parseNumber } from '../../static/js/viewer/format.js';
-import { chainRuleText, opView } from '../../static/js/viewer/op-views.js';
+import { formatNumber, formatValue, numberProblem, parseNumber } from '../../static/js/viewer/format.js';
+import { chainRuleText, opView, reluMaskText, sumText } from '../../static/js/viewer/op-views.js';
 import { anchoredPosition } from '../../static/js/viewer/timeline.js';
 
 test('float noise is rounded away, the raw repr is one flag away', () => {
@@ -59,4 +59,42 @@ test('a step is found again after an expand: forward ends at the composite\'s la
   // Collapsing: a primitive's step maps to its composite's.
   const collapsed = { graph: { nodes: [{ id: 'y' }] }, steps: [{ node: 'y', phase: 'forward' }, { node: 'y', phase: 'backward' }] };
   assert.equal(anchoredPosition({ atEnd: false, node: 'b', group: 'y', phase: 'backward', fraction: 0.9 }, collapsed), 2);
+});
+
+test('inspector lines read as the book: Affine shapes, the batch sum of dB, negatives, pow plugged in', () => {
+  // A vector is a row in the matrix product: x (2,) is X (1, 2), so Xᵀ is (2, 1) and dout (1, 3).
+  const context = { trace: { values: { x: [1, 2], W: [[1, 2, 3], [4, 5, 6]] } }, node: { inputs: ['x', 'W', 'b'] }, raw: false };
+  const step = { dout: [1, 1, 1] };
+  assert.equal(opView('affine').matrixShapes(context, { port: 1, grad: [[1, 1, 1], [2, 2, 2]] }, step), 'dW (2, 3) = xᵀ (2, 1) · dout (1, 3)');
+  assert.equal(opView('affine').bookShapes(context, { port: 1, grad: [[1, 1, 1], [2, 2, 2]] }, step), '∂L/∂W (2, 3) = Xᵀ (2, 1) · ∂L/∂Y (1, 3)');
+  // The + of the expanded batch Affine (5.6.2): dB is dout summed over axis 0.
+  const add = { raw: false, label: (id) => id };
+  const addStep = { dout: [[1, 2, 3], [4, 5, 6]] };
+  assert.equal(
+    opView('add').backwardNumbers(add, { source: 'B', formula: 'dy = dout * 1', local: null, grad: [5, 7, 9] }, addStep),
+    'dy = dout × 1, dB = Σ(axis 0) dout = [1 + 4, 2 + 5, 3 + 6] = [5, 7, 9]',
+  );
+  // A sum and a product with a negative term: in parentheses.
+  assert.equal(sumText([0.570804, -1.03511], false), '0.570804 + (-1.03511)');
+  assert.equal(opView('mul').forwardNumbers(['1', '-1'], '×'), '1 × (-1)');
+  // pow: dout × p × x^(p-1) with p and x: 1 × 2 × 3¹ = 6 (z = t², t = 3).
+  const pow = { trace: { values: { t: 3 } }, node: { inputs: ['t'], params: { p: 2 } }, raw: false };
+  assert.equal(
+    opView('pow').backwardNumbers(pow, { formula: 'dx = dout * p * x ** (p - 1)', local: 6, grad: 6 }, { dout: 1 }),
+    'dx = dout × p × x ** (p - 1) = 1 × 2 × 3¹ = 6',
+  );
+});
+
+test('numbers from a Japanese input method are numbers; 1e999 is too large, not "no number"', () => {
+  assert.equal(parseNumber('１２０'), 120);
+  assert.equal(parseNumber('－０．５'), -0.5);
+  assert.equal(parseNumber('−1.5'), -1.5);
+  assert.equal(parseNumber('1e999'), null);
+  assert.equal(numberProblem('1e999'), 'tooLarge');
+  assert.equal(numberProblem('abc'), 'notANumber');
+});
+
+test('the ReLU mask as the book prints it (5.5.1)', () => {
+  assert.equal(reluMaskText([[1.0, -0.5], [-2.0, 3.0]]), '[[False, True], [True, False]]');
+  assert.equal(reluMaskText(0), 'True');
 });

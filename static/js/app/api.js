@@ -50,10 +50,11 @@ export function fetchOps() {
  * The body /api/trace and /api/gradcheck share: exactly one of expression, graph or example,
  * then the edited values and the composites to expand, each only when there is one.
  */
-export function traceBody({ example, graph, expression, expand, values }) {
+export function traceBody({ example, graph, expression, expand, values, dout = null }) {
   const body = expression !== null && expression !== undefined ? { expression } : graph ? { graph } : { example };
   if (values && Object.keys(values).length) body.values = values;
   if (expand && expand.length) body.expand = expand;
+  if (dout !== null && dout !== undefined) body.dout = dout;
   return body;
 }
 

@@ -3,6 +3,24 @@
 
 import { pick, t } from '../viewer/i18n.js';
 
+/** "5.10.2" after "5.4.1": a section number compared part by part, as numbers. */
+function compareSections(a, b) {
+  const pa = String(a).split('.').map(Number);
+  const pb = String(b).split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? -1) - (pb[i] ?? -1);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** The presets in the chapter's order (5.2 before 5.4); the same section keeps the server's order. */
+export function inChapterOrder(examples) {
+  return examples.map((example, i) => [example, i])
+    .sort(([a, i], [b, j]) => compareSections(a.section, b.section) || i - j)
+    .map(([example]) => example);
+}
+
 /** Fills select with the examples (GET /api/examples) and describes the source state holds. */
 export function fillExamplePicker(select, description, examples, state) {
   select.replaceChildren();
@@ -14,7 +32,7 @@ export function fillExamplePicker(select, description, examples, state) {
     select.appendChild(option);
   }
   const groups = new Map();
-  for (const example of examples) {
+  for (const example of inChapterOrder(examples)) {
     const key = pick(example.group) || example.section;
     if (!groups.has(key)) {
       const group = document.createElement('optgroup');

@@ -160,21 +160,24 @@ export class GradcheckPanel {
     return row;
   }
 
-  /** A cell with a number, and before it, muted, the index of a sampled element. */
-  numberCell(className, [index, text]) {
+  /** A cell with a number, and before it, muted, the index of a sampled element; its tooltip the raw float. */
+  numberCell(className, [index, text, rawText]) {
     const cell = el('td', className);
+    if (rawText && rawText !== text) cell.title = rawText;
     if (index) cell.appendChild(el('span', 'gc-index', `${index} `));
     cell.appendChild(document.createTextNode(text));
     return cell;
   }
 
   /**
-   * The two gradients side by side: for a scalar both numbers in full (the difference is in the
-   * last digits), for a small tensor both written short, else the first sampled element.
+   * The two gradients side by side, rounded unless raw floats are asked for (the errors'
+   * columns show where they differ; a scalar's tooltip keeps its full repr): for a small tensor
+   * both written short, else the first sampled element.
    */
   pair(leaf) {
+    const number = (x) => formatNumber(x, this.raw);
     if (isScalar(leaf.backprop) && isScalar(leaf.numerical)) {
-      return [[null, formatNumber(leaf.backprop, true)], [null, formatNumber(leaf.numerical, true)]];
+      return [[null, number(leaf.backprop), formatNumber(leaf.backprop, true)], [null, number(leaf.numerical), formatNumber(leaf.numerical, true)]];
     }
     if (leaf.backprop !== null && leaf.backprop !== undefined && leaf.numerical !== null && leaf.numerical !== undefined) {
       return [[null, formatValue(leaf.backprop, this.raw, 6, 40)], [null, formatValue(leaf.numerical, this.raw, 6, 40)]];
@@ -182,7 +185,7 @@ export class GradcheckPanel {
     const sample = (leaf.samples || [])[0];
     if (sample) {
       const index = `[${(sample.index || []).join(', ')}]`;
-      return [[index, formatNumber(sample.backprop, true)], [index, formatNumber(sample.numerical, true)]];
+      return [[index, number(sample.backprop), formatNumber(sample.backprop, true)], [index, number(sample.numerical), formatNumber(sample.numerical, true)]];
     }
     return [[null, '—'], [null, '—']];
   }

@@ -3,7 +3,9 @@
 // label, so "apple" finds the apple's field. The panel only parses what is typed; the app
 // decides when to re-trace.
 
-import { formatNumber, isScalar, isSummary, parseNumber, shapeOf, shapeText, toNumber } from '../viewer/format.js';
+import {
+  formatNumber, isScalar, isSummary, normalizeNumberText, numberProblem, parseNumber, shapeOf, shapeText, toNumber,
+} from '../viewer/format.js';
 import { el } from '../viewer/dom.js';
 import { t } from '../viewer/i18n.js';
 import { isEditableLeaf } from '../viewer/nodes.js';
@@ -116,7 +118,7 @@ export class InputsPanel {
   fromText(entry, text, final) {
     const x = parseNumber(text);
     if (x === null) {
-      if (final || !NUMBER_PREFIX.test(text.trim())) this.showError(entry.node.id, t('notANumber', { text }));
+      if (final || !NUMBER_PREFIX.test(normalizeNumberText(text))) this.showError(entry.node.id, t(numberProblem(text), { text }));
       return;
     }
     this.clearError(entry.node.id);
@@ -147,7 +149,7 @@ export class InputsPanel {
         const commit = (final) => {
           const x = parseNumber(field.value);
           if (x === null) {
-            if (final || !NUMBER_PREFIX.test(field.value.trim())) this.showError(node.id, t('notANumber', { text: field.value }));
+            if (final || !NUMBER_PREFIX.test(normalizeNumberText(field.value))) this.showError(node.id, t(numberProblem(field.value), { text: field.value }));
             return;
           }
           this.clearError(node.id);
@@ -215,6 +217,11 @@ export class InputsPanel {
     entry.error.textContent = '';
     entry.row.classList.remove('invalid');
     for (const field of this.fieldsOf(entry)) field.removeAttribute('aria-invalid');
+  }
+
+  /** Clears every editor's error (the values were reset). */
+  clearErrors() {
+    for (const id of Object.keys(this.rows)) this.clearError(id);
   }
 
   fieldsOf(entry) {

@@ -9,9 +9,11 @@ import { fillExamplePicker } from './example-picker.js';
 import { ExpressionPanel } from './expression-panel.js';
 import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
-import { readState, sourceOf, writeState } from './state.js';
+import { serverMessage } from './server-messages.js';
+import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
+import { formatNumber, isScalar, numberProblem, parseNumber, toNumber } from '../viewer/format.js';
 import { isEditableLeaf } from '../viewer/nodes.js';
 import { mountViewer } from '../viewer/viewer.js';
 
@@ -52,13 +54,13 @@ function showMessage(text) {
 }
 
 function errorText(error) {
-  if (error instanceof ApiError) return t('serverError', { detail: error.message });
+  if (error instanceof ApiError) return t('serverError', { detail: serverMessage(error.message, language()) });
   return t('networkError', { detail: error.message || String(error) });
 }
 
 /** The server's message for a formula, at its line and column when it names them. */
 function showExpressionError(error) {
-  if (error instanceof ApiError) expressionPanel.showError(error.message, error.line, error.column);
+  if (error instanceof ApiError) expressionPanel.showError(serverMessage(error.message, language()), error.line, error.column);
   else expressionPanel.showError(errorText(error));
 }
 
@@ -77,7 +79,7 @@ const queue = new TraceQueue({
 /** The default example, for a link whose formula the server cannot read. */
 function defaultExampleRequest() {
   const example = examples.length ? examples[0].id : 'apple';
-  const source = { example, graph: null, expression: null, expand: [] };
+  const source = { example, graph: null, expression: null, expand: [], dout: null };
   return TraceRequest.ofSource(source, {}, Origin.FALLBACK, 0).with({ keepMessage: true });
 }
 
@@ -130,6 +132,13 @@ function acceptTrace(request, result) {
   if (request.origin === Origin.EXPRESSION) expressionPanel.clearError();
   state.values = request.values;
   if (request.values === pendingValues || request.source) pendingValues = null;
+  // A new example is a new page for the back button; the steps and edits on it are not.
+  if (request.origin === Origin.EXAMPLE) {
+    state.step = 0;
+    state.node = null;
+    pushState(state);
+    restoredHash = window.location.hash;
+  }
   showTrace(result, request);
 }
 
@@ -144,6 +153,7 @@ function showTrace(result, request) {
   // A new structure has new leaves: their editors are built anew, else only their numbers change.
   if (drawn) panel.build(result, state.raw);
   else panel.update(result, state.raw);
+  showUpstream(result);
   // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
   // the time from the edit to the updated graph.
   graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
@@ -173,7 +183,7 @@ async function traceExpression(text) {
     ? Object.fromEntries(Object.entries(currentValues()).filter(([id]) => variables.has(id)))
     : {};
   const same = text === state.expression;
-  const source = { example: null, graph: null, expression: text, expand: same ? state.expand : [] };
+  const source = { example: null, graph: null, expression: text, expand: same ? state.expand : [], dout: same ? state.dout : null };
   queue.request(TraceRequest.ofSource(source, kept, Origin.EXPRESSION, same ? undefined : 0));
 }
 
@@ -219,9 +229,17 @@ function onEdit(id, value, immediate) {
   const values = { ...currentValues(), [id]: value };
   pendingValues = values;
   clearTimeout(typingTimer);
+  const graphOfEdit = JSON.stringify(sourceOf(state));
   // The link follows once the answer is shown (the 'render' listener): history.replaceState
   // while the request travels was measured to delay its answer by milliseconds.
-  const send = () => queue.request(TraceRequest.edit(id, values, performance.now()));
+  const send = () => {
+    // An edit of a graph that has been replaced meanwhile (a new example shown while the
+    // typing pause ran) has no leaf to go to: it is dropped, as the queue drops one made
+    // while the new graph is on its way.
+    const sent = graphOfEdit === JSON.stringify(sourceOf(state))
+      && queue.request(TraceRequest.edit(id, values, performance.now()));
+    if (!sent && pendingValues === values) pendingValues = null;
+  };
   if (immediate || !isTypingTarget()) send();
   else typingTimer = setTimeout(send, TYPING_DEBOUNCE_MS);
 }
@@ -241,7 +259,7 @@ viewer.on('render', () => {
   if (!queue.waiting) writeState(state);
 });
 viewer.on('valueedit', ({ node, value }) => onEdit(node, value, true));
-viewer.on('valueinvalid', ({ node, text }) => panel.showError(node, t('notANumber', { text })));
+viewer.on('valueinvalid', ({ node, text }) => panel.showError(node, t(numberProblem(text), { text })));
 viewer.on('editrequest', ({ node }) => panel.focus(node));
 viewer.on('expand', ({ node }) => setExpand([...state.expand.filter((x) => x !== node), node]));
 viewer.on('collapse', ({ node }) => setExpand(state.expand.filter((x) => x !== node)));
@@ -272,6 +290,38 @@ function applyLanguage() {
   viewer.setLang(state.lang);
 }
 
+/** Back to the book's values: the same graph, no edits, the same step. */
+function resetValues() {
+  viewer.closeLeafEditor();
+  clearTimeout(typingTimer);
+  pendingValues = null;
+  panel.clearErrors();
+  queue.request(TraceRequest.ofSource({ ...sourceOf(state), dout: null }, {}, Origin.LOAD, viewer.anchor() ?? undefined));
+}
+
+// ---- the upstream gradient: the dout fed into the output (a scalar output's only) ----
+
+const upstreamInput = $('upstream-input');
+
+function showUpstream(result) {
+  const scalar = isScalar(result.dout);
+  $('upstream-row').hidden = !scalar;
+  if (scalar && document.activeElement !== upstreamInput) upstreamInput.value = formatNumber(result.dout, state.raw);
+}
+
+function editUpstream() {
+  const error = $('upstream-error');
+  const x = parseNumber(upstreamInput.value);
+  if (x === null) {
+    error.textContent = t(numberProblem(upstreamInput.value), { text: upstreamInput.value });
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  if (trace && x === toNumber(trace.dout)) return;
+  queue.request(TraceRequest.ofSource({ ...sourceOf(state), dout: x }, currentValues(), Origin.LOAD, viewer.anchor() ?? undefined));
+}
+
 function fileStem() {
   return state.expression !== null ? 'formula' : state.graph ? 'graph' : state.example;
 }
@@ -282,8 +332,22 @@ function installControls() {
     if (!event.target.value || (event.target.value === state.example && !state.graph && state.expression === null)) return;
     viewer.closeLeafEditor();
     viewer.select(null); // a new example starts unpinned, at its first step
-    const source = { example: event.target.value, graph: null, expression: null, expand: [] };
+    clearTimeout(typingTimer);
+    const source = { example: event.target.value, graph: null, expression: null, expand: [], dout: null };
     queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
+    // The choice is made: the player's keys (arrows, Space) step the new graph, as a lecturer
+    // expects, instead of changing the example again.
+    focusGraph();
+  });
+  $('skip-link').addEventListener('click', (event) => {
+    // The graph gets the focus without the fragment changing: #graph-area is no state.
+    event.preventDefault();
+    focusGraph();
+  });
+  $('inputs-reset').addEventListener('click', resetValues);
+  upstreamInput.addEventListener('change', editUpstream);
+  upstreamInput.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') editUpstream();
   });
   $('lang-select').addEventListener('change', (event) => {
     state.lang = event.target.value;
@@ -301,8 +365,55 @@ function installControls() {
   $('download-json').addEventListener('click', () => {
     if (trace) download(`${fileStem()}-trace.json`, 'application/json', JSON.stringify(trace, null, 2));
   });
-  // A link pasted over the current one (same page, new fragment) is a new state.
-  window.addEventListener('hashchange', () => window.location.reload());
+  // A link pasted over the current one, the back and forward buttons: the state the URL holds.
+  window.addEventListener('hashchange', restoreFromUrl);
+  window.addEventListener('popstate', restoreFromUrl);
+}
+
+function focusGraph() {
+  $('graph-area').focus({ preventScroll: true });
+}
+
+// The fragment last restored or pushed: back and forward fire both popstate and hashchange.
+let restoredHash = window.location.hash;
+
+/** The URL changed under the page (back, forward, a pasted link): show the state it holds. */
+function restoreFromUrl() {
+  const hash = window.location.hash;
+  if (!isStateHash(hash)) {
+    // An in-page anchor (#graph-area): the browser has moved to it; the link keeps the state.
+    writeState(state);
+    return;
+  }
+  if (hash === restoredHash || hash === stateToHash(state)) return;
+  restoredHash = hash;
+  const next = readState();
+  if (next.lang !== state.lang) {
+    state.lang = next.lang;
+    applyLanguage();
+  }
+  if (next.raw !== state.raw) {
+    state.raw = next.raw;
+    $('raw-toggle').checked = state.raw;
+    if (trace) panel.update(trace, state.raw);
+    gradcheck.render(state.raw);
+    viewer.setRaw(state.raw);
+  }
+  if (next.speed !== state.speed) {
+    state.speed = next.speed;
+    viewer.setSpeed(next.speed);
+  }
+  const sameSource = JSON.stringify(sourceOf(next)) === JSON.stringify(sourceOf(state));
+  if (sameSource && JSON.stringify(next.values) === JSON.stringify(state.values)) {
+    if (next.node !== state.node) viewer.select(next.node);
+    viewer.setStep(next.step);
+    return;
+  }
+  viewer.closeLeafEditor();
+  clearTimeout(typingTimer);
+  expressionPanel.setText(next.expression);
+  viewer.select(next.node);
+  queue.request(TraceRequest.ofSource(sourceOf(next), next.values, Origin.LOAD, next.step));
 }
 
 function start() {
@@ -315,8 +426,8 @@ function start() {
   fetchExamples().then((list) => {
     examples = list;
     if (!state.graph && state.expression === null && !examples.some((e) => e.id === state.example) && examples.length) {
-      const source = { example: examples[0].id, graph: null, expression: null, expand: [] };
-      queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
+      const source = { example: examples[0].id, graph: null, expression: null, expand: [], dout: null };
+      queue.request(TraceRequest.ofSource(source, {}, Origin.LOAD, 0));
     }
     fillPicker();
   }).catch((error) => showMessage(errorText(error)));

@@ -21,6 +21,8 @@ const FIELDS = {
   raw: { fallback: false, read: (s) => s === '1', write: (v) => (v ? '1' : null) },
   // The node shown in the inspector; empty = follow the current step.
   node: { fallback: null, read: (s) => s, write: (v) => v },
+  // The upstream gradient fed into the output (the book's figures use 1.3); null = the preset's own.
+  dout: { fallback: null, read: (s) => (Number.isFinite(Number(s)) && s.trim() !== '' ? Number(s) : null), write: (v) => (v === null ? null : String(v)) },
   speed: { fallback: 1, read: (s) => Number(s) || 1, write: (v) => (v === 1 ? null : String(v)) },
 };
 
@@ -51,9 +53,20 @@ export function readState(location = window.location) {
   return state;
 }
 
+/**
+ * Whether a fragment is a state (#example=apple&step=5), not an in-page anchor such as the skip
+ * link's #graph-area: only a fragment whose every key is a state field is one.
+ */
+export function isStateHash(hash) {
+  const text = String(hash).replace(/^#/, '');
+  if (!text) return true; // an empty fragment is the default state
+  const keys = [...new URLSearchParams(text).keys()];
+  return keys.length > 0 && keys.every((key) => key in FIELDS) && text.includes('=');
+}
+
 /** What is traced: one of example, graph or expression, and the composites drawn expanded. */
 export function sourceOf(state) {
-  return { example: state.example, graph: state.graph, expression: state.expression, expand: state.expand };
+  return { example: state.example, graph: state.graph, expression: state.expression, expand: state.expand, dout: state.dout ?? null };
 }
 
 /** The fragment for a state, default fields left out so links stay short. */
@@ -75,5 +88,13 @@ export function writeState(state) {
   const hash = stateToHash(state);
   if (hash !== window.location.hash) {
     history.replaceState(null, '', window.location.pathname + hash);
+  }
+}
+
+/** A new history entry for the state (a new example), so the back button returns to the one before. */
+export function pushState(state) {
+  const hash = stateToHash(state);
+  if (hash !== window.location.hash) {
+    history.pushState(null, '', window.location.pathname + hash);
   }
 }

@@ -79,6 +79,8 @@ export class TraceQueue {
     Object.assign(this, { send, currentSource, onSettled, onAnswer, onRefusal });
     /** The request that waits for the one in flight (the newest wish), or null. */
     this.waiting = null;
+    /** The request on its way to the server, or null. */
+    this.sending = null;
     this.inFlight = false;
     this.idle = Promise.resolve();
   }
@@ -87,9 +89,12 @@ export class TraceQueue {
    * Asks for a trace; it replaces any older request that waits. An edit made while a request
    * for a new source waits must not drop that source: it goes along when the source keeps the
    * graph (only the expand list changes, the leaves stay); an edit of a graph about to be
-   * replaced is dropped. Returns false when the request was dropped.
+   * replaced is dropped, whether that graph's request waits or is already in flight (its
+   * leaves may not exist in the new graph). Returns false when the request was dropped.
    */
   request(request) {
+    const sending = this.sending;
+    if (!request.source && sending && sending.source && !sameGraph(sending.source, this.currentSource())) return false;
     const waiting = this.waiting;
     if (waiting && waiting.source && !request.source) {
       if (!sameGraph(waiting.source, this.currentSource())) return false;
@@ -121,15 +126,18 @@ export class TraceQueue {
     this.waiting = null;
     const source = request.source || this.currentSource();
     let trace;
+    this.sending = request;
     try {
       trace = await this.send(source, request.values);
     } catch (error) {
+      this.sending = null;
       this.onSettled(request);
       const superseded = this.waiting !== null;
       const fallback = this.onRefusal(request, error, { source, superseded });
       if (!superseded && fallback) this.waiting = fallback;
       return;
     }
+    this.sending = null;
     this.onSettled(request);
     // A newer request that changes the graph makes this answer stale; one that only edits a
     // value does not, so a dragged slider keeps updating the numbers while it moves.

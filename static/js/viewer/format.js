@@ -102,10 +102,26 @@ export function shortNumber(v) {
   return String(Number(x.toPrecision(3)));
 }
 
-/** Parses a typed number strictly: "1e3", "-0.5", "150"; anything else gives null. */
+const NUMBER_SYNTAX = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * Typed text made plain: the full-width digits, point and signs of a Japanese input method
+ * (１２０, －０．５) become ASCII by NFKC, and a typographic minus (−) becomes "-".
+ */
+export function normalizeNumberText(text) {
+  return String(text).normalize('NFKC').trim().replace(/[−‐‑–]/g, '-');
+}
+
+/** Parses a typed number strictly: "1e3", "-0.5", "150", "１２０"; anything else gives null. */
 export function parseNumber(text) {
-  const s = String(text).trim().replace(/^−/, '-');
-  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return null;
+  const s = normalizeNumberText(text);
+  if (!NUMBER_SYNTAX.test(s)) return null;
   const x = Number(s);
   return Number.isFinite(x) ? x : null;
+}
+
+/** Why parseNumber refused a text, as a message key: 'tooLarge' for 1e999 (a number beyond float64), else 'notANumber'. */
+export function numberProblem(text) {
+  const s = normalizeNumberText(text);
+  return NUMBER_SYNTAX.test(s) && !Number.isFinite(Number(s)) ? 'tooLarge' : 'notANumber';
 }

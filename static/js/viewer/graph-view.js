@@ -27,17 +27,20 @@ function svgText(parent, cls, x, y, text = '') {
   return el;
 }
 
-/** A string that changes only when the drawing would: the nodes, their kinds and the edges. */
+/** A string that changes only when the drawing would: the nodes, their kinds, the values' shapes
+ * (a new shape needs new editors and labels) and the edges. */
 export function structureKey(trace) {
   const g = trace.graph;
   return JSON.stringify([
     g.output,
-    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id]).length > 0]),
+    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id])]),
     g.edges.map((e) => e.id),
   ]);
 }
 
 let viewCount = 0;
+// The scale at which the edges' 13 px labels are 12 px on screen.
+const LEGIBLE_SCALE = 12 / 13;
 
 export class GraphView {
   /**
@@ -299,14 +302,19 @@ export class GraphView {
     if (!width) return;
     const maxHeight = Math.max(240, Math.min(window.innerHeight * 0.62, 640));
     let k = Math.min((width - 16) / this.size.width, 1.6);
+    // On a projector's 1024 px (a window under 1100 px, the graph as wide as the page) a graph a
+    // little too wide is drawn with legible labels (12 px) and starts at its left, the forward
+    // pass's start; the rest is a drag away. A phone keeps the whole graph in view.
+    const legible = window.innerWidth <= 1100 && width >= 700 && k < LEGIBLE_SCALE && k >= LEGIBLE_SCALE * 0.7;
+    if (legible) k = LEGIBLE_SCALE;
     const height = Math.min(maxHeight, Math.max(200, this.size.height * k + 40));
-    k = Math.min(k, (height - 16) / this.size.height);
+    if (!legible) k = Math.min(k, (height - 16) / this.size.height);
     if (Math.abs(this.container.getBoundingClientRect().height - height) > 1) {
       this.container.style.height = `${height}px`;
     }
     this.transform = {
       k,
-      x: (width - this.size.width * k) / 2,
+      x: legible ? 8 : (width - this.size.width * k) / 2,
       y: (height - this.size.height * k) / 2,
     };
     this.userMoved = false;

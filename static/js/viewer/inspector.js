@@ -11,7 +11,7 @@ import { heatmap } from './heatmap.js';
 import { morphChildren } from './morph.js';
 import { t } from './i18n.js';
 import { groupSymbol, nodeLabel } from './nodes.js';
-import { opView, pretty } from './op-views.js';
+import { opView, pretty, sumText } from './op-views.js';
 import { isFormulaVariable, symbolicSection } from './symbolic-section.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 
@@ -134,6 +134,8 @@ function chainItem(context, e, bwdStep) {
   if (e.local === null || e.local === undefined) {
     const shapes = view.matrixShapes(context, e, bwdStep);
     if (shapes) item.appendChild(el('p', 'shapes', shapes));
+    const book = view.bookShapes(context, e, bwdStep);
+    if (book) item.appendChild(el('p', 'shapes book', book));
     if (e.grad !== null && e.grad !== undefined && !isScalar(e.grad)) {
       const map = heatmap(`d${label(e.source)}`, e.grad, raw);
       if (map) item.appendChild(map);
@@ -169,7 +171,7 @@ function forkSection({ timeline, p, node, raw, label }) {
     for (const part of acc.parts) {
       section.appendChild(el('p', 'numbers grad', `← ${label(part.target)}: ${formatValue(part.grad, raw)}`));
     }
-    const parts = acc.parts.map((part) => formatValue(part.grad, raw)).join(' + ');
+    const parts = sumText(acc.parts.map((part) => part.grad), raw);
     section.appendChild(el('p', 'numbers grad sum', `d${nodeLabel(node)} = ${parts} = ${formatValue(acc.sum, raw)}`));
   } else {
     section.appendChild(el('p', 'unknown', t('notComputed')));

@@ -3,7 +3,7 @@
 // stays with its message under the field (Enter) or is reported to the host (leaving).
 
 import { el } from './dom.js';
-import { formatNumber, parseNumber, toNumber } from './format.js';
+import { formatNumber, numberProblem, parseNumber, toNumber } from './format.js';
 import { t } from './i18n.js';
 import { nodeLabel } from './nodes.js';
 
@@ -54,7 +54,7 @@ export function openLeafEditor({ area, anchor, node, value, raw, onCommit, onInv
   const commit = (close) => {
     const x = parseNumber(field.value);
     if (x === null) {
-      error.textContent = t('notANumber', { text: field.value });
+      error.textContent = t(numberProblem(field.value), { text: field.value });
       error.hidden = false;
       field.setAttribute('aria-invalid', 'true');
       return false;

@@ -1,14 +1,23 @@
 // Facts about the nodes of a trace's graph that several views need.
 
+import { parseNumber } from './format.js';
+
 /** The name a node is shown by: its label, else its id. */
 export const nodeLabel = (node) => node.label ?? node.id;
 
 /**
- * A leaf whose value a user may edit: an input that is not a constant inside an expanded
- * composite (sigmoid's -1 and 1 belong to the layer). A host narrows it further (a formula's
- * constants are not editable either) through the viewer's `editable` option.
+ * A figure's constant: a leaf that takes no gradient and is labelled by its own value (the -1
+ * and 1 of the step-by-step sigmoid). Editing it would leave the label telling another number.
  */
-export const isEditableLeaf = (node) => node.op === 'input' && !node.group;
+export const isFigureConstant = (node) => node.requires_grad === false && typeof node.label === 'string'
+  && parseNumber(node.label) !== null;
+
+/**
+ * A leaf whose value a user may edit: an input that is not a constant inside an expanded
+ * composite (sigmoid's -1 and 1 belong to the layer) nor a figure's constant. A host narrows it
+ * further (a formula's constants are not editable either) through the viewer's `editable` option.
+ */
+export const isEditableLeaf = (node) => node.op === 'input' && !node.group && !isFigureConstant(node);
 
 /** The nodes of each expanded composite, by the composite's id (node.group). */
 export function groupsOf(graph) {

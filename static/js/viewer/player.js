@@ -5,6 +5,14 @@ import { t } from './i18n.js';
 
 const BASE_INTERVAL_MS = 1100;
 
+/** Whether an element uses the arrow keys and Space itself: a text field, a select, the scrubber. */
+function ownsKeys(target) {
+  if (!target.closest) return false;
+  if (target.closest('select, textarea, [contenteditable="true"]')) return true;
+  const input = target.closest('input');
+  return !!input && !['checkbox', 'radio', 'button', 'submit', 'reset'].includes(input.type);
+}
+
 export class Player {
   /**
    * elements: the buttons, timeline and speed select; onChange(p) is called on every move,
@@ -98,18 +106,21 @@ export class Player {
   onKey(event) {
     if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
     const target = event.target;
-    // Typing in a field, choosing in a select or using the scrubber keeps its own keys.
-    if (target.closest && target.closest('input, select, textarea, [contenteditable="true"]')) return;
-    const onButton = target.closest && target.closest('button, [role="button"]');
+    // Typing in a field, choosing in a select or using the scrubber keeps its own keys; a
+    // checkbox (Raw floats) has no use for arrows, so after it they step as anywhere else.
+    if (ownsKeys(target)) return;
+    const onButton = target.closest && target.closest('button, [role="button"], input[type="checkbox"], input[type="radio"]');
     switch (event.key) {
       case ' ':
         if (onButton) return; // the focused button's own click
         this.toggle();
         break;
       case 'ArrowRight':
+      case 'PageDown': // a presenter's clicker sends PageDown and PageUp
         this.go(this.position + 1);
         break;
       case 'ArrowLeft':
+      case 'PageUp':
         this.go(this.position - 1);
         break;
       case 'Home':

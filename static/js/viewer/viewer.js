@@ -26,6 +26,7 @@ import { Inspector } from './inspector.js';
 import { openLeafEditor } from './leaf-editor.js';
 import { isEditableLeaf, nodeLabel } from './nodes.js';
 import { Player } from './player.js';
+import { sumText } from './op-views.js';
 import { findParts } from './template.js';
 import { anchoredPosition, anchorOf, buildTimeline, currentStep } from './timeline.js';
 
@@ -40,7 +41,7 @@ function caption(trace, step, raw) {
   if (step.phase === 'backward') return t('caption.backward', { node: name, dout: formatValue(step.dout, raw) });
   return t('caption.accumulate', {
     node: name,
-    sum: `${step.parts.map((part) => formatValue(part.grad, raw)).join(' + ')} = ${formatValue(step.sum, raw)}`,
+    sum: `${sumText(step.parts.map((part) => part.grad), raw)} = ${formatValue(step.sum, raw)}`,
   });
 }
 
