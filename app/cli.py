@@ -8,9 +8,7 @@ import json
 import sys
 from typing import Any
 
-import numpy as np
-
-from backprop_viz.core.steps import AccumulateStep, BackwardStep, ForwardStep, Step
+from backprop_viz.table import describe_step, show, trace_table  # noqa: F401 (re-exported)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,38 +162,8 @@ def print_trace(
     if as_json:
         sys.stdout.write(dumps(result.to_json()).decode() + "\n")
         return 0
-    print(title)
-    trace = result.trace
-    graph = trace.graph
-    for step in trace.steps:
-        print(describe_step(step, graph.nodes[step.node].op.name))
-    print("gradients:")
-    out = graph.nodes[graph.output].label
-    out = out if out.isidentifier() else f"({out})"  # dprice/dapple, d((x+y)**2)/dx
-    for node_id, grad in trace.grads.items():
-        if graph.nodes[node_id].is_leaf:
-            print(f"  d{out}/d{node_id} = {show(grad)}")
-    for warning in trace.warnings:
-        print(f"warning: {warning['message']}")
+    print(trace_table(result.trace, title))
     return 0
-
-
-def describe_step(step: Step, op_name: str) -> str:
-    """One step as the lines the terminal shows: forward as a call, backward edge by edge."""
-    match step:
-        case ForwardStep():
-            args = ", ".join(f"{i.source}={show(i.value)}" for i in step.inputs)
-            call = f"{step.node} = {op_name}({args})"
-            return f"{step.index:>3}  forward     {call} = {show(step.out)}"
-        case BackwardStep():
-            lines = [f"{step.index:>3}  backward    {step.node}: dout = {show(step.dout)}"]
-            for e in step.edges:
-                local = f" (local {show(e.local)})" if e.local is not None else ""
-                lines.append(f"{'':>17}-> {e.source}: {e.formula}{local} = {show(e.grad)}")
-            return "\n".join(lines)
-        case AccumulateStep():
-            parts = " + ".join(show(p.grad) for p in step.parts)
-            return f"{step.index:>3}  accumulate  {step.node}: {parts} = {show(step.sum)}"
 
 
 def add_train_parser(commands) -> None:
@@ -267,20 +235,6 @@ def run_training(args: argparse.Namespace) -> int:
         f"({run.iteration} iterations in {run.seconds:.1f} s)"
     )
     return 0
-
-
-def show(value: Any) -> str:
-    """A number rounded to 10 significant digits (220, not 220.00000000000003); arrays too."""
-    if value is None:
-        return "-"
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0:
-        return f"{float(array):.10g}"
-    if array.size > 12:
-        return f"array{list(array.shape)}"
-    return np.array2string(array, precision=6, suppress_small=True, separator=", ").replace(
-        "\n", ""
-    )
 
 
 if __name__ == "__main__":
