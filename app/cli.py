@@ -1,5 +1,5 @@
-"""`backprop-viz serve | examples | trace | train`: the server, the presets, a trace in the
-terminal, and the book's training run (5.7.4)."""
+"""`backprop-viz serve | examples | trace | export | train`: the server, the presets, a trace in
+the terminal or as one offline HTML file, and the book's training run (5.7.4)."""
 
 from __future__ import annotations
 
@@ -32,30 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("examples", help="list the chapter 5 presets")
 
     trace = commands.add_parser("trace", help="print the forward and backward steps of a preset")
-    trace.add_argument(
-        "example",
-        help="a preset id (see `backprop-viz examples`), or with -e "
-        "a formula such as '(x + y) ** 2'",
-    )
-    trace.add_argument(
-        "-e", "--expression", action="store_true", help="EXAMPLE is a formula, not a preset id"
-    )
-    trace.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NODE=VALUE",
-        help="override an input, e.g. --set apple=150 or --set 'x=[[1, -2]]' (repeatable)",
-    )
-    trace.add_argument("--dout", help="the gradient fed into the output (a number or JSON list)")
-    trace.add_argument(
-        "--expand",
-        action="append",
-        default=[],
-        metavar="NODE",
-        help="draw a sigmoid or affine node as its primitive nodes (repeatable)",
-    )
+    add_trace_arguments(trace)
     trace.add_argument("--json", action="store_true", help="print the trace as JSON")
+
+    export = commands.add_parser(
+        "export",
+        help="write a trace as one self-contained HTML file that plays offline",
+        description="Write the viewer, its styles and the trace into one HTML file: it opens "
+        "from disk in a browser, with no server and no network, and steps with the keys.",
+    )
+    add_trace_arguments(export)
+    export.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    export.add_argument("--lang", choices=["en", "ja"], default="en", help="the page's language")
 
     add_train_parser(commands)
 
@@ -66,7 +54,36 @@ def main(argv: list[str] | None = None) -> int:
         return print_examples()
     if args.command == "train":
         return run_training(args)
+    if args.command == "export":
+        return export_trace(args)
     return print_trace(args.example, args.set, args.dout, args.json, args.expression, args.expand)
+
+
+def add_trace_arguments(command: argparse.ArgumentParser) -> None:
+    """What `trace` and `export` take: a preset or a formula, overrides, dout, expansions."""
+    command.add_argument(
+        "example",
+        help="a preset id (see `backprop-viz examples`), or with -e "
+        "a formula such as '(x + y) ** 2'",
+    )
+    command.add_argument(
+        "-e", "--expression", action="store_true", help="EXAMPLE is a formula, not a preset id"
+    )
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NODE=VALUE",
+        help="override an input, e.g. --set apple=150 or --set 'x=[[1, -2]]' (repeatable)",
+    )
+    command.add_argument("--dout", help="the gradient fed into the output (a number or JSON list)")
+    command.add_argument(
+        "--expand",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="draw a sigmoid or affine node as its primitive nodes (repeatable)",
+    )
 
 
 MAX_WORKERS = 64
@@ -142,19 +159,7 @@ def print_trace(
     from backprop_viz.settings import Settings
 
     try:
-        overrides = {}
-        for item in sets:
-            name, sep, text = item.partition("=")
-            if not sep:
-                raise UsageError(f"--set {item!r}: expected NODE=VALUE")
-            overrides[name.strip()] = parse_json_arg(text, f"--set {name}")
-        seed = parse_json_arg(dout, "--dout") if dout is not None else None
-        if is_expression:
-            title, named = source, {"expression": source}
-        else:
-            example = service.find_example(source)
-            title, named = f"{example.title['en']} ({example.section})", {"example": source}
-        query = service.TraceQuery(**named, values=overrides, dout=seed, expand=expand or [])
+        title, query = trace_query(source, sets, dout, is_expression, expand)
         result = service.trace(query, Settings.from_env())
     except (UsageError, GraphError) as e:
         print(e.message if isinstance(e, GraphError) else e, file=sys.stderr)
@@ -163,6 +168,55 @@ def print_trace(
         sys.stdout.write(dumps(result.to_json()).decode() + "\n")
         return 0
     print(trace_table(result.trace, title))
+    return 0
+
+
+def trace_query(
+    source: str,
+    sets: list[str],
+    dout: str | None,
+    is_expression: bool = False,
+    expand: list[str] | None = None,
+):
+    """The table's title and the service's query for the command line's trace arguments;
+    UsageError or GraphError says what is wrong."""
+    from backprop_viz import service
+
+    overrides = {}
+    for item in sets:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: expected NODE=VALUE")
+        overrides[name.strip()] = parse_json_arg(text, f"--set {name}")
+    seed = parse_json_arg(dout, "--dout") if dout is not None else None
+    if is_expression:
+        title, named = source, {"expression": source}
+    else:
+        example = service.find_example(source)
+        title, named = f"{example.title['en']} ({example.section})", {"example": source}
+    query = service.TraceQuery(**named, values=overrides, dout=seed, expand=expand or [])
+    return title, query
+
+
+def export_trace(args: argparse.Namespace) -> int:
+    """`backprop-viz export`: the trace `trace` would print, as one offline HTML file."""
+    from backprop_viz import service
+    from backprop_viz.api import Trace
+    from backprop_viz.core.graph import GraphError
+    from backprop_viz.settings import Settings
+
+    try:
+        title, query = trace_query(args.example, args.set, args.dout, args.expression, args.expand)
+        trace = Trace(service.trace(query, Settings.from_env()), title)
+    except (UsageError, GraphError) as e:
+        print(e.message if isinstance(e, GraphError) else e, file=sys.stderr)
+        return 2
+    try:
+        trace.to_html(args.output, lang=args.lang)
+    except OSError as e:
+        print(f"backprop-viz export: cannot write {args.output}: {e.strerror}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output} ({title})")
     return 0
 
 

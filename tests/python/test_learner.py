@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import book_layers as book
 import numpy as np
 import pytest
 
 import backprop_viz as bv
-from tests.python import book_layers as book
 
 BOOK = [
     (book.MulLayer, "mul"),
