@@ -37,7 +37,7 @@ def test_exported_file_plays_offline(page: Page, tmp_path: Path, capsys):
     assert "wrote" in capsys.readouterr().out
     text = path.read_text(encoding="utf-8")
     assert "http://" not in text.replace("http://www.w3.org", "")  # no URL to fetch (SVG xmlns)
-    assert "<script src" not in text and "<link rel=\"stylesheet\"" not in text
+    assert "<script src" not in text and '<link rel="stylesheet"' not in text
 
     tried = block_everything(page, path)
     page.goto(path.as_uri())
