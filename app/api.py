@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,9 +42,18 @@ def plain(value: np.ndarray | None) -> float | np.ndarray | None:
 class Trace:
     """One traced forward and backward pass: values, gradients, typed steps and warnings."""
 
-    def __init__(self, result: service.TraceResult, title: str):
+    def __init__(
+        self,
+        result: service.TraceResult,
+        title: str,
+        query: service.TraceQuery | None = None,
+        settings: Settings | None = None,
+    ):
         self.result = result
         self.title = title
+        self.query = query
+        """The request it answers (None for a trace that cannot be re-run, like check_layer's)."""
+        self.settings = settings
 
     @property
     def recorded(self) -> RecordedTrace:
@@ -94,6 +104,38 @@ class Trace:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(html)
         return html
+
+    def with_value(self, node: str, value: Any) -> Trace:
+        """The same request with one more leaf value (as the page re-traces an edit)."""
+        from backprop_viz.core.graph import GraphError
+
+        if self.query is None:
+            raise GraphError("this trace cannot be re-run with new values", field="values")
+        values = {**self.query.values, str(node): listed(value)}
+        query = replace(self.query, values=values)
+        settings = self.settings or Settings()
+        return Trace(service.trace(query, settings), self.title, query, self.settings)
+
+    def show(self, lang: str = "en"):
+        """The interactive viewer inline in a notebook (an ``anywidget.AnyWidget``); editing a
+        leaf on the graph re-traces in this kernel."""
+        try:
+            from backprop_viz.notebook import TraceWidget
+        except ImportError as e:
+            raise ImportError(
+                "trace.show() needs anywidget: pip install 'backprop-viz[notebook]'"
+            ) from e
+        return TraceWidget(self, lang=lang)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Jupyter shows the widget (with this repr as its text); without anywidget, the repr."""
+        try:
+            bundle = self.show()._repr_mimebundle_(**kwargs)
+        except ImportError:
+            return {"text/plain": repr(self)}
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = repr(self)
+        return bundle
 
     def __repr__(self) -> str:
         graph = self.recorded.graph
@@ -164,7 +206,7 @@ def trace(
     ValueError) names the field and node of a bad request."""
     query = query_of(example, graph, expression, training, values, dout, expand, full)
     result = service.trace(query, settings or Settings())
-    return Trace(result, title_of(query))
+    return Trace(result, title_of(query), query, settings)
 
 
 class GradientCheck:

@@ -66,10 +66,11 @@ def static_text(path: str) -> str:
 
 
 @cache
-def inlined_modules() -> dict[str, str]:
-    """Every module the viewer imports, by path under static/, its imports made bare names."""
+def inlined_modules(entry: str = ENTRY) -> dict[str, str]:
+    """Every module ``entry`` imports, and itself, by path under static/, their imports made
+    bare names (``backprop-viz/js/viewer/format.js``)."""
     modules: dict[str, str] = {}
-    pending = [ENTRY]
+    pending = [entry]
     while pending:
         path = pending.pop()
         if path in modules:
