@@ -1,5 +1,5 @@
-"""`backprop-viz serve | examples | trace | train`: the server, the presets, a trace in the
-terminal, and the book's training run (5.7.4)."""
+"""`backprop-viz serve | examples | trace | export | train`: the server, the presets, a trace in
+the terminal or as one offline HTML file, and the book's training run (5.7.4)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import json
 import sys
 from typing import Any
 
-import numpy as np
-
-from backprop_viz.core.steps import AccumulateStep, BackwardStep, ForwardStep, Step
+from backprop_viz.table import describe_step, show, trace_table  # noqa: F401 (re-exported)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,30 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("examples", help="list the chapter 5 presets")
 
     trace = commands.add_parser("trace", help="print the forward and backward steps of a preset")
-    trace.add_argument(
-        "example",
-        help="a preset id (see `backprop-viz examples`), or with -e "
-        "a formula such as '(x + y) ** 2'",
-    )
-    trace.add_argument(
-        "-e", "--expression", action="store_true", help="EXAMPLE is a formula, not a preset id"
-    )
-    trace.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NODE=VALUE",
-        help="override an input, e.g. --set apple=150 or --set 'x=[[1, -2]]' (repeatable)",
-    )
-    trace.add_argument("--dout", help="the gradient fed into the output (a number or JSON list)")
-    trace.add_argument(
-        "--expand",
-        action="append",
-        default=[],
-        metavar="NODE",
-        help="draw a sigmoid or affine node as its primitive nodes (repeatable)",
-    )
+    add_trace_arguments(trace)
     trace.add_argument("--json", action="store_true", help="print the trace as JSON")
+
+    export = commands.add_parser(
+        "export",
+        help="write a trace as one self-contained HTML file that plays offline",
+        description="Write the viewer, its styles and the trace into one HTML file: it opens "
+        "from disk in a browser, with no server and no network, and steps with the keys.",
+    )
+    add_trace_arguments(export)
+    export.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    export.add_argument("--lang", choices=["en", "ja"], default="en", help="the page's language")
 
     add_train_parser(commands)
 
@@ -68,7 +54,36 @@ def main(argv: list[str] | None = None) -> int:
         return print_examples()
     if args.command == "train":
         return run_training(args)
+    if args.command == "export":
+        return export_trace(args)
     return print_trace(args.example, args.set, args.dout, args.json, args.expression, args.expand)
+
+
+def add_trace_arguments(command: argparse.ArgumentParser) -> None:
+    """What `trace` and `export` take: a preset or a formula, overrides, dout, expansions."""
+    command.add_argument(
+        "example",
+        help="a preset id (see `backprop-viz examples`), or with -e "
+        "a formula such as '(x + y) ** 2'",
+    )
+    command.add_argument(
+        "-e", "--expression", action="store_true", help="EXAMPLE is a formula, not a preset id"
+    )
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NODE=VALUE",
+        help="override an input, e.g. --set apple=150 or --set 'x=[[1, -2]]' (repeatable)",
+    )
+    command.add_argument("--dout", help="the gradient fed into the output (a number or JSON list)")
+    command.add_argument(
+        "--expand",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="draw a sigmoid or affine node as its primitive nodes (repeatable)",
+    )
 
 
 MAX_WORKERS = 64
@@ -144,19 +159,7 @@ def print_trace(
     from backprop_viz.settings import Settings
 
     try:
-        overrides = {}
-        for item in sets:
-            name, sep, text = item.partition("=")
-            if not sep:
-                raise UsageError(f"--set {item!r}: expected NODE=VALUE")
-            overrides[name.strip()] = parse_json_arg(text, f"--set {name}")
-        seed = parse_json_arg(dout, "--dout") if dout is not None else None
-        if is_expression:
-            title, named = source, {"expression": source}
-        else:
-            example = service.find_example(source)
-            title, named = f"{example.title['en']} ({example.section})", {"example": source}
-        query = service.TraceQuery(**named, values=overrides, dout=seed, expand=expand or [])
+        title, query = trace_query(source, sets, dout, is_expression, expand)
         result = service.trace(query, Settings.from_env())
     except (UsageError, GraphError) as e:
         print(e.message if isinstance(e, GraphError) else e, file=sys.stderr)
@@ -164,38 +167,57 @@ def print_trace(
     if as_json:
         sys.stdout.write(dumps(result.to_json()).decode() + "\n")
         return 0
-    print(title)
-    trace = result.trace
-    graph = trace.graph
-    for step in trace.steps:
-        print(describe_step(step, graph.nodes[step.node].op.name))
-    print("gradients:")
-    out = graph.nodes[graph.output].label
-    out = out if out.isidentifier() else f"({out})"  # dprice/dapple, d((x+y)**2)/dx
-    for node_id, grad in trace.grads.items():
-        if graph.nodes[node_id].is_leaf:
-            print(f"  d{out}/d{node_id} = {show(grad)}")
-    for warning in trace.warnings:
-        print(f"warning: {warning['message']}")
+    print(trace_table(result.trace, title))
     return 0
 
 
-def describe_step(step: Step, op_name: str) -> str:
-    """One step as the lines the terminal shows: forward as a call, backward edge by edge."""
-    match step:
-        case ForwardStep():
-            args = ", ".join(f"{i.source}={show(i.value)}" for i in step.inputs)
-            call = f"{step.node} = {op_name}({args})"
-            return f"{step.index:>3}  forward     {call} = {show(step.out)}"
-        case BackwardStep():
-            lines = [f"{step.index:>3}  backward    {step.node}: dout = {show(step.dout)}"]
-            for e in step.edges:
-                local = f" (local {show(e.local)})" if e.local is not None else ""
-                lines.append(f"{'':>17}-> {e.source}: {e.formula}{local} = {show(e.grad)}")
-            return "\n".join(lines)
-        case AccumulateStep():
-            parts = " + ".join(show(p.grad) for p in step.parts)
-            return f"{step.index:>3}  accumulate  {step.node}: {parts} = {show(step.sum)}"
+def trace_query(
+    source: str,
+    sets: list[str],
+    dout: str | None,
+    is_expression: bool = False,
+    expand: list[str] | None = None,
+):
+    """The table's title and the service's query for the command line's trace arguments;
+    UsageError or GraphError says what is wrong."""
+    from backprop_viz import service
+
+    overrides = {}
+    for item in sets:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: expected NODE=VALUE")
+        overrides[name.strip()] = parse_json_arg(text, f"--set {name}")
+    seed = parse_json_arg(dout, "--dout") if dout is not None else None
+    if is_expression:
+        title, named = source, {"expression": source}
+    else:
+        example = service.find_example(source)
+        title, named = f"{example.title['en']} ({example.section})", {"example": source}
+    query = service.TraceQuery(**named, values=overrides, dout=seed, expand=expand or [])
+    return title, query
+
+
+def export_trace(args: argparse.Namespace) -> int:
+    """`backprop-viz export`: the trace `trace` would print, as one offline HTML file."""
+    from backprop_viz import service
+    from backprop_viz.api import Trace
+    from backprop_viz.core.graph import GraphError
+    from backprop_viz.settings import Settings
+
+    try:
+        title, query = trace_query(args.example, args.set, args.dout, args.expression, args.expand)
+        trace = Trace(service.trace(query, Settings.from_env()), title)
+    except (UsageError, GraphError) as e:
+        print(e.message if isinstance(e, GraphError) else e, file=sys.stderr)
+        return 2
+    try:
+        trace.to_html(args.output, lang=args.lang)
+    except OSError as e:
+        print(f"backprop-viz export: cannot write {args.output}: {e.strerror}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output} ({title})")
+    return 0
 
 
 def add_train_parser(commands) -> None:
@@ -267,20 +289,6 @@ def run_training(args: argparse.Namespace) -> int:
         f"({run.iteration} iterations in {run.seconds:.1f} s)"
     )
     return 0
-
-
-def show(value: Any) -> str:
-    """A number rounded to 10 significant digits (220, not 220.00000000000003); arrays too."""
-    if value is None:
-        return "-"
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0:
-        return f"{float(array):.10g}"
-    if array.size > 12:
-        return f"array{list(array.shape)}"
-    return np.array2string(array, precision=6, suppress_small=True, separator=", ").replace(
-        "\n", ""
-    )
 
 
 if __name__ == "__main__":
