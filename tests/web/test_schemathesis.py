@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck
 
 from backprop_viz.settings import Settings
+from backprop_viz.training.settings import limits_from_env
 from backprop_viz.web.app import create_app
 
 SEED = 20261201
@@ -60,7 +61,9 @@ def small_training_runs():
     with pytest.MonkeyPatch.context() as patch:
         for name, value in TRAINING_LIMITS.items():
             patch.setenv(name, value)
+        limits_from_env.cache_clear()  # the process reads its limits once
         yield
+    limits_from_env.cache_clear()
 
 
 @schema.parametrize()
