@@ -327,4 +327,96 @@ def _examples() -> list[Example]:
     ]
 
 
-EXAMPLES: dict[str, Example] = {example.id: example for example in _examples()}
+def _examples_from_beyond_the_book() -> list[Example]:
+    """Classic examples from outside the book (Olah; Stanford's cs231n) that forward mode and
+    the sum over paths need: a fork, and a neuron whose every weight takes a gradient."""
+    olah = [
+        leaf("a", 2),
+        leaf("b", 1),
+        op("c", "add", "a", "b"),
+        const("one", 1),
+        op("d", "add", "b", "one"),
+        op("e", "mul", "c", "d"),
+    ]
+    cs231n_circuit = [
+        leaf("x", -2),
+        leaf("y", 5),
+        op("q", "add", "x", "y"),
+        leaf("z", -4),
+        op("f", "mul", "q", "z"),
+    ]
+    cs231n_neuron = [
+        leaf("w0", 2),
+        leaf("x0", -1),
+        op("w0x0", "mul", "w0", "x0"),
+        leaf("w1", -3),
+        leaf("x1", -2),
+        op("w1x1", "mul", "w1", "x1"),
+        op("weighted", "add", "w0x0", "w1x1"),
+        leaf("w2", -3),
+        op("activation", "add", "weighted", "w2"),
+        op("f", "sigmoid", "activation"),
+    ]
+    return [
+        Example(
+            "olah_fork",
+            "5.3",
+            {
+                "en": "A fork: e = (a + b)(b + 1) (Olah)",
+                "ja": "分岐するグラフ：e = (a + b)(b + 1)（Olah）",
+            },
+            {
+                "en": "a = 2, b = 1: c = a + b = 3, d = b + 1 = 2, e = c · d = 6. b feeds two "
+                "nodes, so its gradient is the sum over both paths: de/db = 1 · 2 + 1 · 3 = 5; "
+                "de/da = 2 (C. Olah, Calculus on Computational Graphs: Backpropagation, 2015).",
+                "ja": "a = 2、b = 1：c = a + b = 3、d = b + 1 = 2、e = c · d = 6。bは2つの"
+                "ノードへ分岐するので、勾配は2つの経路の和：∂e/∂b = 1 · 2 + 1 · 3 = 5、"
+                "∂e/∂a = 2（C. Olah「Calculus on Computational Graphs: Backpropagation」2015）。",
+            },
+            olah,
+            "e",
+        ),
+        Example(
+            "cs231n_circuit",
+            "5.3",
+            {
+                "en": "f = (x + y) · z (cs231n)",
+                "ja": "f = (x + y) · z（cs231n）",
+            },
+            {
+                "en": "x = -2, y = 5, z = -4: q = x + y = 3, f = q · z = -12. Backward: "
+                "df/dz = q = 3, df/dq = z = -4, which the add node passes on to x and y: "
+                "-4 and -4 (Stanford CS231n, Backpropagation, Intuitions).",
+                "ja": "x = -2、y = 5、z = -4：q = x + y = 3、f = q · z = -12。逆伝播："
+                "∂f/∂z = q = 3、∂f/∂q = z = -4。加算ノードはそれをそのままxとyへ流す："
+                "-4と-4（Stanford CS231n「Backpropagation, Intuitions」）。",
+            },
+            cs231n_circuit,
+            "f",
+        ),
+        Example(
+            "cs231n_neuron",
+            "5.5.2",
+            {
+                "en": "A sigmoid neuron: f = σ(w0·x0 + w1·x1 + w2) (cs231n)",
+                "ja": "シグモイドニューロン：f = σ(w0·x0 + w1·x1 + w2)（cs231n）",
+            },
+            {
+                "en": "w = (2, -3, -3), x = (-1, -2): the weighted sum is 1 and f = σ(1) = 0.73; "
+                "the sigmoid's local gradient y(1 - y) = 0.2 flows back: dw0 = -0.2, "
+                "dx0 = 0.39, dw1 = -0.39, dx1 = -0.59, dw2 = 0.2 (Stanford CS231n; expand the "
+                "sigmoid to see the book's x, exp, + and / nodes).",
+                "ja": "w = (2, -3, -3)、x = (-1, -2)：重み付き和は1、f = σ(1) = 0.73。"
+                "sigmoidの局所的な微分 y(1 - y) = 0.2 が逆伝播する：dw0 = -0.2、dx0 = 0.39、"
+                "dw1 = -0.39、dx1 = -0.59、dw2 = 0.2（Stanford CS231n。sigmoidを展開すると"
+                "本の ×、exp、+、/ のノードになる）。",
+            },
+            cs231n_neuron,
+            "f",
+        ),
+    ]
+
+
+EXAMPLES: dict[str, Example] = {
+    example.id: example for example in _examples() + _examples_from_beyond_the_book()
+}

@@ -12,19 +12,26 @@ included, so ``backprop-viz trace -e '(x + y) ** 2' --json`` prints the same JSO
     result = service.trace(service.TraceQuery(example="apple", values={"apple": 150}), Settings())
     result.trace.grads["apple"]        # 2.2, as an array
     result.to_json()["values"]["price"]  # 330.0
+
+Forward mode (``mode="forward"``, ``wrt`` a leaf, ``wrt_index`` an element of a tensor leaf)
+replaces the backward steps with tangent steps and adds ``tangents``: d node / d wrt::
+
+    query = service.TraceQuery(example="apple", mode="forward", wrt="tax")
+    service.trace(query, Settings()).forward_mode.output_tangent   # 200.0 = grads["tax"]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from backprop_viz.checks.gradcheck import gradient_check
 from backprop_viz.core.composites import expand_composites
 from backprop_viz.core.engine import Trace, run_graph
+from backprop_viz.core.forward import ForwardMode, forward_mode, passes
 from backprop_viz.core.graph import Graph, GraphError, build_graph, quote
-from backprop_viz.encoding import trace_to_json
+from backprop_viz.encoding import ValueEncoder, trace_to_json
 from backprop_viz.examples import EXAMPLES, Example
 from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.formulas.symbolic import symbolic_report
@@ -50,6 +57,12 @@ class TraceQuery:
     training: Mapping[str, Any] | None = None
     """One iteration of a training run: the settings of ``POST /api/train`` and ``iteration``
     (``training.settings.TrainTraceSettings``)."""
+    mode: str = "reverse"
+    """"reverse" (backward steps, every gradient) or "forward" (tangent steps from ``wrt``)."""
+    wrt: str | None = None
+    """Forward mode: the input the tangents are taken with respect to."""
+    wrt_index: Sequence[int] | None = None
+    """Forward mode, a tensor ``wrt``: the one element, one index per axis."""
 
 
 QUERY_FIELDS = frozenset(f.name for f in fields(TraceQuery))
@@ -63,12 +76,21 @@ class TraceResult:
     symbolic: dict[str, Any] | None
     inline_elements: int
     full: bool = False
+    forward_mode: ForwardMode | None = None
+    """Forward mode's tangents; then ``trace.steps`` holds tangent steps, not backward ones."""
 
     def to_json(self) -> dict[str, Any]:
         """The body of ``POST /api/trace`` (``web.schemas.TraceResponse``)."""
         payload = trace_to_json(self.trace, self.inline_elements, full=self.full)
         if self.symbolic is not None:
             payload["symbolic"] = self.symbolic
+        payload["mode"] = "reverse" if self.forward_mode is None else "forward"
+        payload["passes"] = passes(self.trace.graph)
+        if self.forward_mode is not None:
+            encode = ValueEncoder(self.inline_elements, self.full)
+            tangents = self.forward_mode.tangents
+            payload["wrt"] = {"node": self.forward_mode.wrt, "index": list(self.forward_mode.index)}
+            payload["tangents"] = {n: encode(tangents[n]) for n in self.trace.graph.order}
         return payload
 
 
@@ -90,12 +112,44 @@ def find_example(example_id: str) -> Example:
 
 def trace(query: TraceQuery, settings: Settings) -> TraceResult:
     """Build, validate and run the query's graph, recorded; a GraphError names what is wrong."""
+    check_mode(query)
     graph, dout = build(query, settings)
     recorded = run_graph(graph, dout)
+    tangents = None
+    if query.mode == "forward":
+        assert query.wrt is not None
+        forward_steps = [s for s in recorded.steps if s.phase == "forward"]
+        tangents = forward_mode(
+            graph, recorded.values, query.wrt, query.wrt_index, first_step=len(forward_steps)
+        )
+        # the forward pass, then the tangent pass in place of the backward pass
+        recorded = replace(recorded, steps=[*forward_steps, *tangents.steps])
     symbolic = None
     if query.expression is not None:
         symbolic = symbolic_report(query.expression, scalar_leaves(recorded))
-    return TraceResult(recorded, symbolic, settings.inline_elements, full=query.full)
+    return TraceResult(
+        recorded, symbolic, settings.inline_elements, full=query.full, forward_mode=tangents
+    )
+
+
+def check_mode(query: TraceQuery) -> None:
+    """``wrt`` and ``wrt_index`` go with forward mode, and forward mode needs ``wrt``."""
+    if query.mode not in ("reverse", "forward"):
+        raise GraphError(
+            f"mode: {quote(query.mode)} is not a mode; give 'reverse' or 'forward'", field="mode"
+        )
+    if query.mode == "forward" and query.wrt is None:
+        raise GraphError(
+            "wrt: forward mode needs 'wrt', the input to differentiate with respect to",
+            field="wrt",
+        )
+    if query.mode == "reverse":
+        for name in ("wrt", "wrt_index"):
+            if getattr(query, name) is not None:
+                raise GraphError(
+                    f'{name}: only forward mode takes {name!r}; add "mode": "forward"',
+                    field=name,
+                )
 
 
 def check_gradients(query: TraceQuery, settings: Settings, **options: Any) -> dict[str, Any]:

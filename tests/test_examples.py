@@ -245,3 +245,46 @@ def test_examples_softmax_with_loss_is_stable_at_plus_minus_1000(client):
     assert data["warnings"] == []
     assert data["values"]["L"] == pytest.approx(1000.0)  # -log softmax for the label t = 1
     np.testing.assert_allclose(data["grads"]["a"], [1.0, -1.0, 0.0], atol=1e-300)
+
+
+# --- presets from beyond the book: Olah's fork, cs231n's circuit and sigmoid neuron -----------
+
+
+def test_examples_olah_fork_gives_e_6_and_de_db_5_as_the_sum_of_two_paths(client):
+    data = post_trace(client, example="olah_fork")
+    assert data["values"]["c"] == 3.0 and data["values"]["d"] == 2.0
+    assert data["values"]["e"] == 6.0
+    assert data["grads"]["a"] == 2.0
+    assert data["grads"]["b"] == 5.0
+    assert data["grads"]["one"] is None  # the constant 1 takes no gradient
+    (fork,) = [s for s in data["steps"] if s["phase"] == "accumulate"]
+    assert fork["node"] == "b"
+    assert sorted(p["grad"] for p in fork["parts"]) == [2.0, 3.0]
+    assert fork["sum"] == 5.0
+
+
+def test_examples_cs231n_circuit_gives_f_minus_12_and_gradients_minus_4_minus_4_3(client):
+    data = post_trace(client, example="cs231n_circuit")
+    assert data["values"]["q"] == 3.0
+    assert data["values"]["f"] == -12.0
+    assert [data["grads"][n] for n in ("x", "y", "z")] == [-4.0, -4.0, 3.0]
+
+
+def test_examples_cs231n_neuron_gives_0_73_and_the_gradients_of_cs231n(client):
+    data = post_trace(client, example="cs231n_neuron")
+    assert data["values"]["activation"] == 1.0
+    assert data["values"]["f"] == pytest.approx(0.73, abs=5e-3)
+    local = data["values"]["f"] * (1 - data["values"]["f"])  # 0.19661...
+    expected = {"w0": -0.2, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.2}
+    for name, rounded in expected.items():
+        assert data["grads"][name] == pytest.approx(rounded, abs=5e-3), name
+    assert data["grads"]["w0"] == pytest.approx(-local)
+    assert data["grads"]["x1"] == pytest.approx(-3 * local)
+
+
+def test_examples_cs231n_neuron_expanded_sigmoid_gives_the_same_gradients(client):
+    one = post_trace(client, example="cs231n_neuron")
+    expanded = post_trace(client, example="cs231n_neuron", expand=["f"])
+    assert any(n["group"] == "f" for n in expanded["graph"]["nodes"])
+    for name in ("w0", "x0", "w1", "x1", "w2"):
+        assert expanded["grads"][name] == pytest.approx(one["grads"][name], rel=1e-12)

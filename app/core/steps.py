@@ -1,4 +1,5 @@
-"""The steps of a trace, one class per phase: what a forward, backward or accumulate step holds.
+"""The steps of a trace, one class per phase: what a forward, backward, accumulate or (forward
+mode) tangent step holds.
 
 The engine's ``TraceRecorder`` builds them; the JSON encoder, the command line and the tests
 read them by attribute. Each knows its own wire format (``to_json``), so nothing branches on
@@ -131,4 +132,46 @@ class AccumulateStep:
         }
 
 
-Step = ForwardStep | BackwardStep | AccumulateStep
+@dataclass(slots=True)
+class EdgeTangent:
+    """Forward mode: the tangent arriving along one input edge (d source / d wrt)."""
+
+    edge: str
+    source: str
+    port: int
+    local: float | None
+    """d out / d input for a scalar op (what the tangent is multiplied by); None for tensors."""
+    tangent: np.ndarray | None
+    """None where the source does not depend on wrt (a zero tangent)."""
+
+
+@dataclass(slots=True)
+class TangentStep:
+    """Forward mode: a node's JVP ran on the tangents of its inputs and gave its own."""
+
+    phase: ClassVar[Literal["tangent"]] = "tangent"
+    index: int
+    node: str
+    edges: list[EdgeTangent]
+    tangent: np.ndarray
+
+    def to_json(self, encode: Encoder) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "index": self.index,
+            "node": self.node,
+            "edges": [
+                {
+                    "edge": e.edge,
+                    "source": e.source,
+                    "port": e.port,
+                    "local": encode.number(e.local),
+                    "tangent": encode(e.tangent),
+                }
+                for e in self.edges
+            ],
+            "tangent": encode(self.tangent),
+        }
+
+
+Step = ForwardStep | BackwardStep | AccumulateStep | TangentStep

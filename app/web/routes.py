@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 
-from backprop_viz import __version__, service
+from backprop_viz import __version__, paths, service
 from backprop_viz.core.ops import OPS, op_summary
 from backprop_viz.encoding import dumps
 from backprop_viz.examples import EXAMPLES
@@ -23,8 +23,11 @@ from backprop_viz.web.schemas import (
     OpInfo,
     ParseRequest,
     ParseResponse,
+    PathsRequest,
+    PathsResponse,
     TraceRequest,
     TraceResponse,
+    TraceSource,
 )
 
 router = APIRouter(prefix="/api")
@@ -110,7 +113,22 @@ def check_gradients(body: GradcheckRequest, request: Request) -> dict[str, Any]:
     )
 
 
-def query_of(body: TraceRequest) -> service.TraceQuery:
+@router.post(
+    "/paths",
+    response_model=PathsResponse,
+    response_model_by_alias=True,
+    responses=error_responses(422),
+)
+@heavy_work(when=trace_is_heavy)
+def sum_over_paths(body: PathsRequest, request: Request) -> Response:
+    """Every path from an input to a node (default the output) of a scalar graph, the product
+    of the local derivatives along each, and their sum, which is the derivative (Olah's
+    de/db = 1·2 + 1·3 = 5). Paths are counted first; more than 1,000 is a 422, not a hang."""
+    result = paths.paths(query_of(body), body.from_, body.to, settings_of(request))
+    return Response(dumps(result), media_type="application/json")
+
+
+def query_of(body: TraceSource) -> service.TraceQuery:
     """The service's query for a request body: the graph spec as plain dicts, with the fields a
     node left unset (null) left out, as a spec written by hand would."""
     return service.TraceQuery(**body.model_dump(include=service.QUERY_FIELDS, exclude_none=True))

@@ -114,16 +114,16 @@ TRACE_EXAMPLES = [
     {"expression": "t = x + y; z = t ** 2", "values": {"x": 1, "y": 2}},
     {"graph": SMALL_GRAPH, "dout": 1.3},
     {"example": "sigmoid", "expand": ["y"]},
+    {"example": "olah_fork", "mode": "forward", "wrt": "b"},
+    {"example": "affine", "mode": "forward", "wrt": "W", "wrt_index": [0, 2]},
 ]
 
 
-class TraceRequest(Strict):
-    """What to trace: exactly one of graph, example, expression, training; leaf overrides;
-    the seed."""
+class TraceSource(Strict):
+    """What every tracing request takes: exactly one of graph, example, expression, training;
+    leaf overrides; the seed (POST /api/trace, /api/gradcheck and /api/paths)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"oneOf": EXACTLY_ONE_SOURCE, "examples": TRACE_EXAMPLES}
-    )
+    model_config = ConfigDict(json_schema_extra={"oneOf": EXACTLY_ONE_SOURCE})
 
     graph: GraphSpec | None = Field(default=None, description="A graph spec to trace.")
     example: str | None = Field(
@@ -168,7 +168,7 @@ class TraceRequest(Strict):
     )
 
     @model_validator(mode="after")
-    def exactly_one_source(self) -> TraceRequest:
+    def exactly_one_source(self) -> TraceSource:
         sources = ("graph", "example", "expression", "training")
         given = [k for k in sources if getattr(self, k) is not None]
         if len(given) != 1:
@@ -178,6 +178,37 @@ class TraceRequest(Strict):
                 f"iteration of a training run (found: {found})"
             )
         return self
+
+
+class TraceRequest(TraceSource):
+    """What to trace: exactly one of graph, example, expression, training; leaf overrides;
+    the seed; reverse mode (the default) or forward mode from one input."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": EXACTLY_ONE_SOURCE, "examples": TRACE_EXAMPLES}
+    )
+
+    mode: Literal["reverse", "forward"] = Field(
+        default="reverse",
+        description="'reverse': the backward pass, every input's gradient at once (backward "
+        "and accumulate steps). 'forward': forward mode from the input 'wrt': each op's JVP "
+        "pushes d node / d wrt to the output (tangent steps, and 'tangents' in the response); "
+        "the output's tangent is that input's gradient.",
+    )
+    wrt: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Forward mode only (and required there): the id of the input node, one "
+        "that takes a gradient, to differentiate with respect to.",
+        examples=["tax"],
+    )
+    wrt_index: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None,
+        max_length=32,
+        description="Forward mode with a tensor 'wrt' (required there): its one element, one "
+        "index per axis, e.g. [0, 2]; omit for a scalar.",
+        examples=[[0, 2]],
+    )
 
 
 class Localized(BaseModel):
@@ -340,7 +371,33 @@ class AccumulateStep(Strict):
     sum: WireValue = Field(description="Their sum: the node's gradient. " + VALUE_DOC)
 
 
-Step = Annotated[ForwardStep | BackwardStep | AccumulateStep, Field(discriminator="phase")]
+class StepEdgeTangent(Strict):
+    edge: str
+    source: str
+    port: int
+    local: float | Literal["NaN", "Infinity", "-Infinity"] | None = Field(
+        description="The local derivative d out / d input for scalar ops, what the tangent "
+        "along this edge is multiplied by; null for tensors."
+    )
+    tangent: WireValue | None = Field(
+        description="d source / d wrt arriving along this edge; null where the source does not "
+        "depend on wrt (a zero tangent). " + VALUE_DOC
+    )
+
+
+class TangentStep(Strict):
+    """Forward mode: a node's JVP ran on the tangents arriving along its input edges."""
+
+    phase: Literal["tangent"]
+    index: int
+    node: str
+    edges: list[StepEdgeTangent] = Field(description="The tangent along each input edge.")
+    tangent: WireValue = Field(description="d node / d wrt: the node's tangent. " + VALUE_DOC)
+
+
+Step = Annotated[
+    ForwardStep | BackwardStep | AccumulateStep | TangentStep, Field(discriminator="phase")
+]
 
 
 class Warning_(BaseModel):
@@ -364,6 +421,38 @@ class TraceResponse(BaseModel):
     symbolic: Symbolic | None = Field(
         default=None, description="For an expression: sympy's derivatives beside backprop's."
     )
+    mode: Literal["reverse", "forward"] = Field(
+        default="reverse",
+        description="'reverse': the steps are forward, backward and accumulate steps. "
+        "'forward': forward then tangent steps (grads are still reverse mode's, to compare).",
+    )
+    passes: Passes | None = Field(
+        default=None, description="How many passes each mode needs for the whole gradient."
+    )
+    wrt: WrtElement | None = Field(
+        default=None, description="Forward mode: the input element the tangents are for."
+    )
+    tangents: dict[str, Any] | None = Field(
+        default=None,
+        description="Forward mode: d node / d wrt for every node; null where the node does not "
+        "depend on wrt (zero). The output's equals grads[wrt] at that element. " + VALUE_DOC,
+    )
+
+
+class Passes(BaseModel):
+    """Reverse mode gets every input's gradient in one backward pass; forward mode gets one
+    input element's per pass."""
+
+    reverse: int = Field(description="Always 1.")
+    forward: int = Field(
+        description="One per element of every input that takes a gradient: 3 for apple, "
+        "39,760 for two_layer_net_book (W1, b1, W2, b2)."
+    )
+
+
+class WrtElement(BaseModel):
+    node: str = Field(description="The input node.")
+    index: list[int] = Field(description="The element; [] for a scalar.")
 
 
 class SymbolicDerivative(BaseModel):
@@ -393,7 +482,7 @@ class ParseResponse(BaseModel):
     variables: list[str] = Field(description="Its variables: the input nodes to set.")
 
 
-class GradcheckRequest(TraceRequest):
+class GradcheckRequest(TraceSource):
     """What /api/trace takes, plus the settings of the numerical side."""
 
     model_config = ConfigDict(
@@ -424,6 +513,75 @@ class GradcheckRequest(TraceRequest):
         "budget can be exceeded); a 3-second time limit applies as well.",
     )
     seed: int = Field(default=0, ge=0, description="Seed of the sample.")
+
+
+class PathsRequest(TraceSource):
+    """What /api/trace takes (its graph, example or expression), plus the input and the node
+    the paths join."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": EXACTLY_ONE_SOURCE,
+            "examples": [
+                {"example": "olah_fork", "from": "b"},
+                {"example": "cs231n_neuron", "from": "x0", "expand": ["f"]},
+                {"expression": "z = x * x + x", "values": {"x": 3}, "from": "x"},
+                {"graph": SMALL_GRAPH, "from": "y"},
+            ],
+        }
+    )
+
+    from_: str = Field(
+        alias="from",
+        max_length=200,
+        description="The id of an input node that takes a gradient: where the paths start.",
+        examples=["b"],
+    )
+    to: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The id of the node where the paths end; default the output.",
+        examples=["e"],
+    )
+
+
+class PathEdge(BaseModel):
+    edge: str = Field(description="'source->target:port'.")
+    source: str
+    target: str
+    port: int
+    local: float | str | None = Field(
+        description="The local derivative d target / d source ('NaN', 'Infinity' or "
+        "'-Infinity' if not finite)."
+    )
+
+
+class GraphPath(BaseModel):
+    edges: list[PathEdge] = Field(description="From 'from' to 'to', in order.")
+    product: float | str | None = Field(
+        description="The product of the local derivatives along the path."
+    )
+
+
+class PathsResponse(BaseModel):
+    """Every path from an input to a node, the product of the local derivatives along each,
+    and their sum: the derivative (the chain rule on a graph)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", description="The input the paths start at.")
+    to: str = Field(description="The node they end at.")
+    count: int = Field(description="How many paths there are (at most 1,000 are listed).")
+    paths: list[GraphPath] = Field(
+        description="Each path, ordered by the nodes it passes; empty if 'to' does not depend "
+        "on 'from'."
+    )
+    sum: float | str | None = Field(description="The sum of the paths' products.")
+    derivative: float | str | None = Field(
+        description="d to / d from by forward mode; equal to 'sum', and for the output to the "
+        "gradient of 'from' in POST /api/trace."
+    )
+    value: float | str | None = Field(description="The value of 'to'.")
 
 
 class GradcheckLeaf(BaseModel):

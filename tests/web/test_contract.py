@@ -63,6 +63,7 @@ def test_every_operation_declares_its_error_statuses_with_the_error_model(openap
         ("post", "/api/trace"): {"200", "413", "422", "500", "503"},
         ("post", "/api/parse"): {"200", "413", "422", "500", "503"},
         ("post", "/api/gradcheck"): {"200", "413", "422", "500", "503"},
+        ("post", "/api/paths"): {"200", "413", "422", "500", "503"},
         ("get", "/api/datasets"): {"200", "413", "500", "503"},
         ("post", "/api/train"): {"200", "413", "422", "429", "500", "503"},
         ("get", "/api/train/stream"): {"200", "413", "422", "429", "500", "503"},
@@ -113,7 +114,12 @@ def test_the_server_refuses_what_the_schema_refuses_as_declared(client, openapi,
 
 
 @pytest.mark.parametrize(
-    "path, name", [("/api/trace", "TraceRequest"), ("/api/gradcheck", "GradcheckRequest")]
+    "path, name",
+    [
+        ("/api/trace", "TraceRequest"),
+        ("/api/gradcheck", "GradcheckRequest"),
+        ("/api/paths", "PathsRequest"),
+    ],
 )
 def test_request_schema_examples_are_valid_and_trace(client, openapi, path, name):
     examples = openapi["components"]["schemas"][name]["examples"]

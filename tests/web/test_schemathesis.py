@@ -76,7 +76,8 @@ def test_schemathesis_reached_the_engine_not_only_the_validators():
     """The schema's examples and enums let generated requests trace, not just be refused."""
     if not ANSWERS:
         pytest.skip("runs after the schemathesis test of the same session")
-    for operation in ("POST /api/trace", "POST /api/gradcheck", "GET /api/examples/{example_id}"):
+    operations = ("POST /api/trace", "POST /api/gradcheck", "POST /api/paths")
+    for operation in (*operations, "GET /api/examples/{example_id}"):
         assert ANSWERS[(operation, 200)] >= 20, ANSWERS
         assert ANSWERS[(operation, 422 if operation.startswith("POST") else 404)] >= 20
     assert not [key for key in ANSWERS if key[1] >= 500]

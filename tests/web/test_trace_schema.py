@@ -199,3 +199,59 @@ def test_the_published_schema_lists_exactly_what_each_phase_carries(client):
     for name in required:
         assert schemas[name]["additionalProperties"] is False
         assert set(schemas[name]["properties"]) == required[name]
+
+
+# --- forward mode: tangent steps and the tangents map, as published ---------------------------
+
+
+def forward_mode_bodies():
+    """A forward-mode request for the first input of every preset that takes a gradient (its
+    first element for a tensor), and Olah's fork from b."""
+    from backprop_viz.core.graph import build_graph
+    from backprop_viz.settings import Settings
+
+    bodies = []
+    for example_id, example in EXAMPLES.items():
+        graph = build_graph(example.nodes, example.output, Settings())
+        leaf = next(
+            n for n in graph.order if graph.nodes[n].is_leaf and graph.nodes[n].requires_grad
+        )
+        body = {"example": example_id, "mode": "forward", "wrt": leaf}
+        if graph.nodes[leaf].shape:
+            body["wrt_index"] = [0] * len(graph.nodes[leaf].shape)
+        bodies.append(body)
+    return bodies
+
+
+@pytest.mark.parametrize("body", forward_mode_bodies(), ids=lambda b: b["example"])
+def test_every_preset_forward_mode_trace_matches_the_published_schema(
+    client, trace_validator, body
+):
+    r = client.post("/api/trace", json=body)
+    assert r.status_code == 200, r.text[:300]
+    data = r.json()
+    assert data["mode"] == "forward"
+    assert {s["phase"] for s in data["steps"]} == {"forward", "tangent"}
+    assert set(data["tangents"]) == set(data["values"])
+    assert data["wrt"]["node"] == body["wrt"]
+    assert_matches_schema(data, trace_validator)
+
+
+def test_the_published_schema_rejects_a_tangent_step_of_the_wrong_shape(client, trace_validator):
+    body = {"example": "olah_fork", "mode": "forward", "wrt": "b"}
+    data = client.post("/api/trace", json=body).json()
+    assert_matches_schema(data, trace_validator)
+    for change in (lambda s: s.pop("tangent"), lambda s: s.update(dout=1.0)):
+        broken = copy.deepcopy(data)
+        change(first_step(broken, "tangent"))
+        with pytest.raises(ValidationError):
+            TraceResponse.model_validate(broken, strict=True)
+        with pytest.raises(jsonschema.ValidationError):
+            trace_validator.validate(broken)
+
+
+def test_the_published_tangent_step_lists_exactly_what_it_carries(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert set(schemas["TangentStep"]["required"]) == {"phase", "index", "node", "edges", "tangent"}
+    assert schemas["TangentStep"]["additionalProperties"] is False
+    assert schemas["TraceResponse"]["properties"]["mode"]["enum"] == ["reverse", "forward"]
