@@ -23,7 +23,15 @@ from typing import Any
 from backprop_viz.checks.gradcheck import gradient_check
 from backprop_viz.core.composites import expand_composites
 from backprop_viz.core.engine import Trace, run_graph
-from backprop_viz.core.graph import Graph, GraphError, build_graph, quote
+from backprop_viz.core.graph import (
+    Graph,
+    GraphError,
+    Node,
+    assemble_graph,
+    build_graph,
+    quote,
+    validate_nodes,
+)
 from backprop_viz.encoding import trace_to_json
 from backprop_viz.examples import EXAMPLES, Example
 from backprop_viz.formulas.parser import parse_expression
@@ -121,8 +129,10 @@ def build(query: TraceQuery, settings: Settings) -> tuple[Graph, Any]:
         )
     if query.example is not None:
         preset = find_example(query.example)
-        nodes, output, default_dout = preset.nodes, preset.output, preset.dout
-    elif query.expression is not None:
+        validated = preset_nodes(preset.id, query.expand, settings)
+        graph = assemble_graph(validated, preset.output, settings, overrides=values)
+        return graph, query.dout if query.dout is not None else preset.dout
+    if query.expression is not None:
         parsed = parse_expression(query.expression)
         check_variables(values, parsed.variables)
         nodes, output = parsed.nodes, parsed.output
@@ -134,6 +144,30 @@ def build(query: TraceQuery, settings: Settings) -> tuple[Graph, Any]:
     nodes = expand_composites(list(nodes or []), query.expand)
     graph = build_graph(nodes, output, settings, overrides=values)
     return graph, query.dout if query.dout is not None else default_dout
+
+
+def preset_nodes(example_id: str, expand: Sequence[str], settings: Settings) -> dict[str, Node]:
+    """A preset's nodes validated, its values parsed into read-only arrays, once per process for
+    each set of expanded composites and settings (parsing the book net's 119,000 numbers from
+    nested lists took ~40 % of its request). The caller assembles copies (``assemble_graph``);
+    an override is parsed and validated on its own, per request."""
+    try:
+        key = (example_id, frozenset(expand), settings)
+    except TypeError:  # an unhashable id from a Python caller: expand_composites names it
+        key = None
+    validated = _PRESET_CACHE.get(key) if key is not None else None
+    if validated is None:
+        preset = find_example(example_id)
+        validated = validate_nodes(expand_composites(list(preset.nodes), expand), settings)
+        if key is not None:
+            if len(_PRESET_CACHE) >= PRESET_CACHE_SIZE:  # expansions are few; settings rarely vary
+                _PRESET_CACHE.clear()
+            _PRESET_CACHE[key] = validated
+    return validated
+
+
+PRESET_CACHE_SIZE = 64
+_PRESET_CACHE: dict[tuple[str, frozenset[str], Settings], dict[str, Node]] = {}
 
 
 def check_variables(values: Mapping[str, Any], variables: Sequence[str]) -> None:
