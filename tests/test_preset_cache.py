@@ -22,6 +22,7 @@ def parsed(monkeypatch):
 
     monkeypatch.setattr(graph_module, "parse_value", counting)
     monkeypatch.setattr(service, "_PRESET_CACHE", {})
+    monkeypatch.setattr(service, "_PRESET_GRAPHS", {})
     return calls
 
 
@@ -70,3 +71,16 @@ def test_cached_values_are_read_only_and_expansions_cached_apart(parsed):
     assert service.preset_nodes("two_layer_net_book", ["affine1"], settings) is expanded
     assert len(parsed) == count
     np.testing.assert_array_equal(plain["W1"].value, expanded["W1"].value)
+
+
+def test_without_overrides_the_graph_itself_is_reused_and_left_unchanged(parsed):
+    settings = Settings()
+    query = service.TraceQuery(example="apple")
+    graph, _ = service.build(query, settings)
+    assert service.build(query, settings)[0] is graph
+    overridden, _ = service.build(service.TraceQuery(example="apple", values={"tax": 2}), settings)
+    assert overridden is not graph
+    assert float(overridden.nodes["tax"].value) == 2.0
+    assert float(graph.nodes["tax"].value) == 1.1
+    service.check_gradients(query, settings)  # the check only reads the graph
+    assert float(service.trace(query, settings).trace.values["price"]) == pytest.approx(220.0)
