@@ -53,11 +53,18 @@ def free_port() -> int:
 
 
 def start(app: str, workers: int, app_dir: Path) -> tuple[subprocess.Popen, str]:
-    """uvicorn on ``app`` with ``workers``; the base URL once it answers."""
+    """uvicorn on ``app`` with ``workers``, imported from ``app_dir`` first; the base URL once
+    it answers."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning", "--app-dir", str(app_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(app_dir), os.environ.get("PYTHONPATH")])),
+    }
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=app_dir
+    )
     url = f"http://127.0.0.1:{port}"
     health = "/api/health" if app.startswith("backprop_viz") else "/health"
     deadline = time.monotonic() + 60
@@ -126,6 +133,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a folder holding another version of the package as backprop_viz/ (e.g. `git "
+        "archive REV | tar -x -C DIR && ln -s DIR/app DIR/backprop_viz`): its apple and book "
+        "figures are measured in the same rounds, as 'before'",
+    )
     args = parser.parse_args()
     binary = ensure_wrk()
     print(
@@ -135,54 +149,65 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         apple, book = post_script(APPLE, Path(folder)), post_script(BOOK, Path(folder))
         for workers in args.workers:
-            app, app_url = start("backprop_viz.main:app", workers, ROOT)
-            bare, bare_url = start("bare_app:app", workers, ROOT / "bench")
+            servers = {
+                "app": start("backprop_viz.main:app", workers, ROOT),
+                "bare": start("bare_app:app", workers, ROOT / "bench"),
+            }
+            if args.baseline:
+                servers["before"] = start("backprop_viz.main:app", workers, args.baseline)
+            urls = {name: url for name, (_, url) in servers.items()}
             try:
-                report(binary, args, workers, app_url, bare_url, apple, book)
+                report(binary, args, workers, urls, apple, book)
             finally:
-                stop(app)
-                stop(bare)
+                for process, _ in servers.values():
+                    stop(process)
 
 
-def report(binary, args, workers, app_url, bare_url, apple, book) -> None:
-    """The table of one worker count."""
+def report(binary, args, workers, urls, apple, book) -> None:
+    """The tables of one worker count: apple against bare (and before), then the book preset."""
+    before = "before" in urls
     print(f"\n{workers} worker(s)")
     print(
         f"  {'conns':>5} {'bare req/s':>11} {'apple req/s':>12} {'ratio':>6}  "
         f"{'bare p50/p99 ms':>16} {'apple p50/p99 ms':>17} {'p99 ratio':>9}"
+        + ("   before: req/s ratio p99 ratio" if before else "")
     )
     for connections in args.connections:
-        runs: dict[str, list] = {"bare": [], "apple": []}
+        runs: dict[str, list] = {name: [] for name in urls}
         for _ in range(args.rounds):
-            runs["bare"].append(wrk(binary, bare_url + "/echo", apple, connections, args.seconds))
-            runs["apple"].append(
-                wrk(binary, app_url + "/api/trace", apple, connections, args.seconds)
-            )
-        b, a = median_of(runs["bare"]), median_of(runs["apple"])
+            for name, url in urls.items():  # interleaved: each round runs every server
+                path = "/echo" if name == "bare" else "/api/trace"
+                runs[name].append(wrk(binary, url + path, apple, connections, args.seconds))
+        b, a = median_of(runs["bare"]), median_of(runs["app"])
         ratio, p99_ratio = a["ok_rps"] / b["ok_rps"], a["p99"] / b["p99"]
-        flags = (
-            ""
-            if connections == 1
-            else (
-                f"  {'ok' if ratio >= 0.8 else 'BELOW 0.8'} / "
-                f"{'ok' if p99_ratio <= 1.3 else 'ABOVE 1.3'}"
-            )
-        )
+        flags = ""
+        if connections > 1:
+            throughput = "ok" if ratio >= 0.8 else "BELOW 0.8"
+            flags = f"  {throughput}/{'ok' if p99_ratio <= 1.3 else 'ABOVE 1.3'}"
+        old = ""
+        if before:
+            o = median_of(runs["before"])
+            old = f"   {o['ok_rps']:>6.0f} {o['ok_rps'] / b['ok_rps']:>5.2f}"
+            old += f" {o['p99'] / b['p99']:>5.2f}"
         print(
             f"  {connections:>5} {b['ok_rps']:>11.0f} {a['ok_rps']:>12.0f} {ratio:>6.2f}  "
             f"{b['p50']:>7.1f}/{b['p99']:<8.1f} {a['p50']:>8.1f}/{a['p99']:<8.1f} "
-            f"{p99_ratio:>9.2f}{flags}"
+            f"{p99_ratio:>9.2f}{old}{flags}"
         )
-    book_runs = [
-        wrk(binary, app_url + "/api/trace", book, 16, args.seconds) for _ in range(args.rounds)
-    ]
-    k = median_of(book_runs)
-    per_worker = k["ok_rps"] / workers
-    print(
-        f"  book preset, 16 connections: {k['ok_rps']:.0f} traces/s ({per_worker:.0f} per worker, "
-        f"target 50: {'ok' if per_worker >= 50 else 'BELOW'}), p50 {k['p50']:.1f} ms, "
-        f"{k['non_2xx'] / args.seconds:.0f} busy 503s/s"
-    )
+    names = [n for n in ("app", "before") if n in urls]
+    book_runs: dict[str, list] = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name in names:
+            book_runs[name].append(wrk(binary, urls[name] + "/api/trace", book, 16, args.seconds))
+    for name in names:
+        k = median_of(book_runs[name])
+        per_worker = k["ok_rps"] / workers
+        verdict = "ok" if per_worker >= 50 else "BELOW"
+        print(
+            f"  book preset, 16 connections{' (before)' if name == 'before' else ''}: "
+            f"{k['ok_rps']:.0f} traces/s ({per_worker:.0f} per worker, target 50: {verdict}), "
+            f"p50 {k['p50']:.1f} ms, {k['non_2xx'] / args.seconds:.0f} busy 503s/s"
+        )
 
 
 if __name__ == "__main__":
