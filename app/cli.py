@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -106,6 +107,11 @@ def serve_app(host: str, port: int, workers: int | None = None) -> int:
     if not 1 <= workers <= MAX_WORKERS:
         print(f"backprop-viz serve: --workers must be between 1 and {MAX_WORKERS}", file=sys.stderr)
         return 2
+
+    # Before uvicorn starts its workers, so none of them starts more than one BLAS thread
+    # (backprop_viz.main pins it too, for `uvicorn backprop_viz.main:app` run directly).
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
     import uvicorn
 

@@ -6,7 +6,10 @@ its own limits calls ``backprop_viz.web.app.create_app(Settings(...))`` instead.
 
 from __future__ import annotations
 
+import os
 import sys
+
+from threadpoolctl import threadpool_limits
 
 from backprop_viz.settings import Settings, SettingsError
 from backprop_viz.web.app import create_app
@@ -26,4 +29,18 @@ except SettingsError as e:
 # computes in its own thread. 1 ms cut health's median under eight heavy clients from ~40 ms to
 # ~10 ms (bench/bench_isolation.py) without slowing the heavy ones measurably.
 sys.setswitchinterval(0.001)
+
+
+# One BLAS thread per worker process: the server scales with its workers, and OpenBLAS's own
+# second thread spinning against the event loop's and the heavy pool's threads made the book
+# preset several times slower under 16 connections (README, Deployment). Applied here, after
+# NumPy is loaded, because `serve` with one worker runs the app in its own process; an operator
+# who sets OPENBLAS_NUM_THREADS keeps that number.
+def blas_threads() -> int:
+    """OPENBLAS_NUM_THREADS if it is a positive integer, else 1."""
+    text = os.environ.get("OPENBLAS_NUM_THREADS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else 1
+
+
+threadpool_limits(limits=blas_threads(), user_api="blas")
 app = create_app(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -107,6 +108,15 @@ def test_cli_without_a_command_is_a_usage_error_exit_2(capsys):
         main([])
     assert info.value.code == 2
     assert "usage" in capsys.readouterr().err
+
+
+@pytest.fixture(autouse=True)
+def keep_blas_environment(monkeypatch):
+    """serve sets OPENBLAS_NUM_THREADS etc. for its workers; undo that after each test."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
 
 
 def test_cli_serve_passes_host_port_and_workers_to_uvicorn(monkeypatch):

@@ -7,6 +7,7 @@ is the order of the forward steps, reversed for the backward steps, and the draw
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from collections.abc import Mapping, Sequence
@@ -249,8 +250,25 @@ def build_graph(
     overrides: Mapping[str, Any] | None = None,
 ) -> Graph:
     """Validate a spec (nodes as dicts, the output id, leaf overrides) into a Graph."""
+    return assemble_graph(validate_nodes(spec_nodes, settings), output, settings, overrides)
+
+
+def validate_nodes(spec_nodes: Sequence[Mapping[str, Any]], settings: Settings) -> dict[str, Node]:
+    """The spec's nodes validated, leaf values parsed into read-only arrays: the costly half of
+    ``build_graph``, which ``assemble_graph`` does not repeat (a preset's is done once)."""
     check_node_count(spec_nodes, settings)
-    nodes = make_nodes(spec_nodes, settings)
+    return make_nodes(spec_nodes, settings)
+
+
+def assemble_graph(
+    validated: Mapping[str, Node],
+    output: str,
+    settings: Settings,
+    overrides: Mapping[str, Any] | None = None,
+) -> Graph:
+    """A Graph of copies of ``validated`` (left untouched, so it can be reused), with the
+    overrides parsed and applied, in topological order, its shapes checked."""
+    nodes = {node_id: dataclasses.replace(node) for node_id, node in validated.items()}
     apply_overrides(nodes, overrides or {}, settings)
     if output not in nodes:
         raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
