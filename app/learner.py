@@ -464,9 +464,13 @@ def trace_with(cls: type, op: Op, preset: str):
         call=None,
         collect=None,
     )
-    for node in graph.nodes.values():
-        if node.op.name == op.name:
-            node.op = swapped
+    # A preset's graph is shared by every request of this process (service's cache): swap the
+    # layer in copies of its nodes, never in the graph itself.
+    nodes = {
+        node_id: replace(node, op=swapped) if node.op.name == op.name else node
+        for node_id, node in graph.nodes.items()
+    }
+    graph = replace(graph, nodes=nodes)
     result = service.TraceResult(run_graph(graph, dout), None, settings.inline_elements)
     example = service.find_example(preset)
     return Trace(result, f"{example.title['en']} ({example.section}), with your {cls.__name__}")

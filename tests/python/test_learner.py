@@ -148,3 +148,21 @@ def test_a_wrong_forward_and_a_constructor_with_arguments():
 def test_an_unknown_op_is_a_value_error():
     with pytest.raises(ValueError, match="no layer to check; known: add"):
         bv.check_layer(book.MulLayer, op="input")
+
+
+def test_tracing_with_the_learners_layer_leaves_the_shared_preset_untouched(client):
+    """The preset's graph is cached per process; a check_layer trace swaps the layer in copies,
+    so the next request still has the book's numbers."""
+
+    class SwappedMul:
+        def forward(self, x, y):
+            self.x, self.y = x, y
+            return x * y
+
+        def backward(self, dout):
+            return dout * self.x, dout * self.y
+
+    bv.check_layer(SwappedMul, op="mul")
+    r = client.post("/api/trace", json={"example": "apple"})
+    assert r.json()["values"]["price"] == 220.00000000000003
+    assert r.json()["grads"]["apple"] == 2.2
