@@ -340,7 +340,7 @@ function start() {
   fetchOps().then((ops) => viewer.setOps(ops)).catch((error) => showMessage(errorText(error)));
   fetchExamples().then((list) => {
     examples = list;
-    if (!state.graph && state.expression === null && !examples.some((e) => e.id === state.example) && examples.length) {
+    if (!state.graph && state.expression === null && !state.training && !examples.some((e) => e.id === state.example) && examples.length) {
       const source = { example: examples[0].id, graph: null, expression: null, expand: [] };
       queue.request(TraceRequest.ofSource(source, {}, Origin.EXAMPLE, 0));
     }
