@@ -37,7 +37,8 @@ def train_in_page(page: Page, iterations: int) -> None:
     page.goto("/")
     expect(page.locator("#graph svg")).to_be_visible()
     page.get_by_label("Iterations", exact=True).fill(str(iterations))
-    page.get_by_role("button", name="Train", exact=True).click()
+    # With the keyboard: Enter in a field of the form trains, as the Train button does.
+    page.get_by_label("Iterations", exact=True).press("Enter")
     expect(page.locator("#training-final")).to_have_text(FINAL, timeout=60_000)
 
 
@@ -50,7 +51,8 @@ def inked_pixels(page: Page, selector: str) -> int:
     """How many pixels of the chart's canvas are drawn on (not transparent)."""
     return page.locator(selector).evaluate(
         """canvas => {
-            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            const context = canvas.getContext('2d');
+            const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
             let inked = 0;
             for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) inked++;
             return inked;
@@ -147,20 +149,20 @@ def test_training_pause_resume_and_stop(page: Page, server_url: str):
     page.get_by_role("button", name="Train", exact=True).click()
     status = page.locator("#training-status")
     expect(status).to_have_text(re.compile(r"^Training: iteration [1-9]\d* of 1500$"))
-    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Pause training", exact=True).click()
     expect(status).to_have_text(re.compile(r"^Paused at iteration \d+ of 1500$"))
     paused_at = int(status.text_content().split()[3])
     page.wait_for_timeout(300)  # nothing comes in while paused
     expect(page.locator("#training-loss")).to_have_attribute("data-points", str(paused_at))
     # Resume: the server trains again from the seed; the curve goes on to the same result.
-    page.get_by_role("button", name="Resume", exact=True).click()
+    page.get_by_role("button", name="Resume training", exact=True).click()
     expect(page.locator("#training-final")).to_have_text(FINAL, timeout=60_000)
     expect(page.locator("#training-loss")).to_have_attribute("data-points", "1500")
     run = run_of(server_url, settings)
     expect(page.locator("#training-final")).to_contain_text(
         f"test accuracy {run['final_test_acc']:.3f}"
     )
-    expect(page.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
+    expect(page.get_by_role("button", name="Pause training", exact=True)).to_be_disabled()
 
     # Stop: a new run ends where it is, no result; its curve stays.
     page.get_by_label("Iterations", exact=True).fill("20000")

@@ -7,7 +7,7 @@
 
 import uPlot from '../../vendor/uplot/uPlot.esm.js';
 
-const HEIGHT = 180;
+const HEIGHT = 200;
 const LOSS_COLOUR = '#b45309';
 const TRAIN_COLOUR = '#2563eb';
 const TEST_COLOUR = '#15803d';
@@ -54,7 +54,7 @@ export class LossChart extends FrameChart {
     super(element, {
       class: 'loss-plot',
       scales: { x: { time: false }, y: { distr: 3 } }, // log scale: the loss falls by decades
-      axes: [{ label: '' }, { size: 56 }],
+      axes: [{ size: 30 }, { size: 56 }],
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 7 } },
       series: [{}, { stroke: LOSS_COLOUR, width: 1, points: { show: false }, spanGaps: false }],
@@ -113,7 +113,7 @@ export class AccuracyChart extends FrameChart {
     super(element, {
       class: 'accuracy-plot',
       scales: { x: { time: false }, y: { range: [0, 1] } },
-      axes: [{}, { size: 56 }],
+      axes: [{ size: 30 }, { size: 56 }],
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       series: [

@@ -264,7 +264,8 @@ export class TrainingPanel {
     parts.stop.disabled = parts.pause.disabled;
     const paused = status === Status.PAUSED;
     parts.pause.textContent = paused ? t('trResume') : t('trPause');
-    parts.pause.setAttribute('aria-label', paused ? 'Resume' : 'Pause');
+    // Not plain 'Pause': the player's Play button is named Pause while it plays.
+    parts.pause.setAttribute('aria-label', paused ? 'Resume training' : 'Pause training');
     parts.form.setAttribute('aria-busy', running ? 'true' : 'false');
     parts.show.disabled = this.lossChart.length === 0;
     parts.status.textContent = this.statusText();

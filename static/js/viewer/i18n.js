@@ -279,7 +279,7 @@ const MESSAGES = {
     trShown: 'グラフに表示中：{iteration} 回目の学習',
     trNoSuchIteration: '表示中の学習の回：0 から {last} まで',
     trSamplesCaption: 'テスト画像：予測（正解ラベル）',
-    trUnitsCaption: '隠れ層のニューロンの第 1 層の重み（赤 +、青 −）',
+    trUnitsCaption: '第 1 層の重み：隠れ層のニューロンごと（赤 +、青 −）',
     trSample: '{prediction}（{label}）',
     trSampleAlt: '予測 {prediction}、正解 {label}',
     trUnitAlt: '隠れ層のニューロン {unit} への重み',
