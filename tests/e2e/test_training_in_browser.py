@@ -184,3 +184,14 @@ def test_training_bad_setting_gets_the_servers_message(page: Page, console_error
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     # The refused stream (422) is the browser's console error this test provokes on purpose.
     console_errors[:] = [e for e in console_errors if "422" not in e and "EventSource" not in e]
+
+
+def test_training_the_books_run_reaches_095(page: Page):
+    """The default run (the book's settings, 10,000 iterations): about 3 s here with one BLAS
+    thread per worker (the served app's setting), test accuracy 0.961 on digits."""
+    page.goto("/")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.locator("#training-final")).to_have_text(FINAL, timeout=90_000)
+    test_acc = float(FINAL.search(page.locator("#training-final").text_content()).group(2))
+    assert test_acc >= 0.95
+    expect(page.locator("#training-loss")).to_have_attribute("data-points", "10000")
