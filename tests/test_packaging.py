@@ -63,6 +63,10 @@ def test_wheel_carries_the_page_and_no_top_level_app(wheel):
         "backprop_viz/static/css/app.css",
         "backprop_viz/static/vendor/dagre.esm.js",
         "backprop_viz/static/vendor/dagre.LICENSE",
+        "backprop_viz/static/vendor/uplot/uPlot.esm.js",
+        "backprop_viz/static/vendor/uplot/uPlot.min.css",
+        "backprop_viz/static/vendor/uplot/LICENSE",
+        "backprop_viz/static/js/app/training-panel.js",
     ):
         assert needed in names, needed
     assert not any(n.startswith(("app/", "static/", "templates/", "tests/")) for n in names)

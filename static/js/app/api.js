@@ -47,11 +47,13 @@ export function fetchOps() {
 }
 
 /**
- * The body /api/trace and /api/gradcheck share: exactly one of expression, graph or example,
+ * The body /api/trace and /api/gradcheck share: exactly one of expression, graph, training
+ * (an iteration of a training run) or example,
  * then the edited values and the composites to expand, each only when there is one.
  */
-export function traceBody({ example, graph, expression, expand, values, dout = null }) {
-  const body = expression !== null && expression !== undefined ? { expression } : graph ? { graph } : { example };
+export function traceBody({ example, graph, expression, training, expand, values, dout = null }) {
+  const body = expression !== null && expression !== undefined ? { expression } : graph ? { graph }
+    : training ? { training } : { example };
   if (values && Object.keys(values).length) body.values = values;
   if (expand && expand.length) body.expand = expand;
   if (dout !== null && dout !== undefined) body.dout = dout;
@@ -79,4 +81,40 @@ export function fetchParse(expression) {
 /** POST /api/gradcheck: backprop against numerical differentiation for the same body. */
 export function fetchGradcheck(source) {
   return post('/api/gradcheck', traceBody(source));
+}
+
+// ---- training (5.7.4): the Training panel ----
+
+/** GET /api/datasets: each dataset, available or why not, with its sizes. */
+export function fetchDatasets() {
+  return request('/api/datasets');
+}
+
+/** The URL of GET /api/train/stream for settings (an EventSource opens it). */
+export function trainStreamUrl(settings) {
+  return '/api/train/stream?' + new URLSearchParams(Object.entries(settings).map(([k, v]) => [k, String(v)]));
+}
+
+/**
+ * Why the stream at url was refused (an EventSource does not read the body of a 4xx): asks
+ * again with fetch and gives the server's ApiError, or null when it answers 200 this time (the
+ * request is then aborted at once, so no run is left going).
+ */
+export async function streamRefusal(url) {
+  const abort = new AbortController();
+  try {
+    const response = await fetch(url, { signal: abort.signal });
+    if (response.ok) return null;
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    return new ApiError(response.status, detailText(body, response.status), body);
+  } catch (error) {
+    return error;
+  } finally {
+    abort.abort();
+  }
 }

@@ -24,11 +24,12 @@ export function inChapterOrder(examples) {
 /** Fills select with the examples (GET /api/examples) and describes the source state holds. */
 export function fillExamplePicker(select, description, examples, state) {
   select.replaceChildren();
-  const own = state.expression !== null || state.graph;
+  const own = state.expression !== null || state.graph || state.training;
   if (own) {
     const option = document.createElement('option');
     option.value = '';
-    option.textContent = state.expression !== null ? t('yourFormula') : t('customGraph');
+    option.textContent = state.expression !== null ? t('yourFormula') : state.graph ? t('customGraph')
+      : t('trainingOption', { iteration: state.training.iteration });
     select.appendChild(option);
   }
   const groups = new Map();
@@ -48,5 +49,14 @@ export function fillExamplePicker(select, description, examples, state) {
   select.value = own ? '' : state.example;
   const current = examples.find((e) => e.id === state.example);
   description.textContent = state.expression !== null ? t('formulaDescription')
-    : state.graph ? t('customDescription') : current ? pick(current.description) : '';
+    : state.graph ? t('customDescription') : state.training ? trainingDescription(state.training)
+      : current ? pick(current.description) : '';
+}
+
+/** What the graph of a training iteration shows, naming the iteration and its run. */
+function trainingDescription(training) {
+  return t('trainingDescription', {
+    iteration: training.iteration, dataset: training.dataset ?? 'digits', hidden: training.hidden_size ?? 50,
+    batch: training.batch_size ?? 100, lr: training.learning_rate ?? 0.1, seed: training.seed ?? 0,
+  });
 }

@@ -9,6 +9,7 @@ import { fillExamplePicker } from './example-picker.js';
 import { ExpressionPanel } from './expression-panel.js';
 import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
+import { TrainingPanel } from './training-panel.js';
 import { serverMessage } from './server-messages.js';
 import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
@@ -124,7 +125,7 @@ function acceptTrace(request, result) {
   if (!request.keepMessage) showMessage('');
   if (request.source) {
     const before = JSON.stringify(sourceOf(state));
-    Object.assign(state, request.source);
+    Object.assign(state, { training: null }, request.source); // a source without training leaves it
     // A check of another graph says nothing about this one: it goes, not only marked stale.
     if (JSON.stringify(sourceOf(state)) !== before) gradcheck.clear();
     fillPicker();
@@ -287,6 +288,7 @@ function applyLanguage() {
   $('lang-select').value = language();
   fillPicker();
   gradcheck.render();
+  training.render();
   viewer.setLang(state.lang);
 }
 
@@ -323,7 +325,8 @@ function editUpstream() {
 }
 
 function fileStem() {
-  return state.expression !== null ? 'formula' : state.graph ? 'graph' : state.example;
+  return state.expression !== null ? 'formula' : state.graph ? 'graph'
+    : state.training ? `training-${state.training.iteration}` : state.example;
 }
 
 function installControls() {
@@ -416,6 +419,29 @@ function restoreFromUrl() {
   queue.request(TraceRequest.ofSource(sourceOf(next), next.values, Origin.LOAD, next.step));
 }
 
+// ---- the Training panel (5.7.4): a run streamed live; a click on its loss curve shows that
+// iteration's trace, as for any preset (replayed by the server from the run's seed) ----
+
+const training = new TrainingPanel({
+  form: $('training-form'), dataset: $('training-dataset'), hidden_size: $('training-hidden_size'),
+  learning_rate: $('training-learning_rate'), batch_size: $('training-batch_size'),
+  iters_num: $('training-iters_num'), seed: $('training-seed'), train: $('training-train'),
+  pause: $('training-pause'), stop: $('training-stop'), status: $('training-status'),
+  final: $('training-final'), loss: $('training-loss'), accuracy: $('training-accuracy'),
+  samples: $('training-samples'), units: $('training-units'), iteration: $('training-iteration'),
+  show: $('training-show'), shown: $('training-shown'),
+}, (run) => {
+  viewer.closeLeafEditor();
+  // Another iteration of a run on screen keeps the player where it is (the same node and
+  // phase), so iterations compare step by step; from another graph it starts at step 0.
+  const position = state.training ? viewer.anchor() ?? undefined : 0;
+  if (!state.training) viewer.select(null);
+  const source = { example: null, graph: null, expression: null, training: run, expand: [] };
+  queue.request(TraceRequest.ofSource(source, {}, Origin.TRAINING, position));
+});
+viewer.on('render', () => training.showing(state.training));
+training.loadDatasets().catch((error) => showMessage(errorText(error)));
+
 function start() {
   translateDocument();
   $('lang-select').value = language();
@@ -425,7 +451,7 @@ function start() {
   fetchOps().then((ops) => viewer.setOps(ops)).catch((error) => showMessage(errorText(error)));
   fetchExamples().then((list) => {
     examples = list;
-    if (!state.graph && state.expression === null && !examples.some((e) => e.id === state.example) && examples.length) {
+    if (!state.graph && state.expression === null && !state.training && !examples.some((e) => e.id === state.example) && examples.length) {
       const source = { example: examples[0].id, graph: null, expression: null, expand: [], dout: null };
       queue.request(TraceRequest.ofSource(source, {}, Origin.LOAD, 0));
     }

@@ -3,6 +3,13 @@
 // (#example=apple&step=5...) rather than the query: the fragment never reaches the server, so a
 // big custom graph cannot hit a request-line limit, and changing it never reloads the page.
 
+/** A training source from the link: an object with an integer iteration, or null. */
+function readTraining(text) {
+  const value = JSON.parse(text);
+  const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+  return isObject && Number.isInteger(value.iteration) ? value : null;
+}
+
 /** Every field of the state, with its default and how it travels through the URL. */
 const FIELDS = {
   example: { fallback: 'apple', read: (s) => s, write: (v) => v },
@@ -10,6 +17,9 @@ const FIELDS = {
   graph: { fallback: null, read: (s) => JSON.parse(s), write: (v) => JSON.stringify(v) },
   // A formula typed by the user (used instead of example and graph when present).
   expression: { fallback: null, read: (s) => (s.trim() ? s : null), write: (v) => v },
+  // One iteration of a training run {dataset, hidden_size, ..., iteration}, as JSON (used
+  // instead of example when present; the Training panel's click on the loss curve).
+  training: { fallback: null, read: readTraining, write: (v) => JSON.stringify(v) },
   // Ids of composite nodes (sigmoid, affine) drawn as their primitive nodes, as JSON.
   expand: { fallback: [], read: (s) => JSON.parse(s).filter((x) => typeof x === 'string'), write: (v) => (v.length ? JSON.stringify(v) : null) },
   // Edited leaf values {node id: number or nested list}, as JSON.
@@ -49,7 +59,8 @@ export function readState(location = window.location) {
     }
   }
   if (state.expression !== null) state.graph = null;
-  if (state.graph || state.expression !== null) state.example = null;
+  if (state.graph || state.expression !== null) state.training = null;
+  if (state.graph || state.expression !== null || state.training) state.example = null;
   return state;
 }
 
@@ -64,9 +75,9 @@ export function isStateHash(hash) {
   return keys.length > 0 && keys.every((key) => key in FIELDS) && text.includes('=');
 }
 
-/** What is traced: one of example, graph or expression, and the composites drawn expanded. */
+/** What is traced: one of example, graph, expression or training, and the composites drawn expanded. */
 export function sourceOf(state) {
-  return { example: state.example, graph: state.graph, expression: state.expression, expand: state.expand, dout: state.dout ?? null };
+  return { example: state.example, graph: state.graph, expression: state.expression, training: state.training, expand: state.expand, dout: state.dout ?? null };
 }
 
 /** The fragment for a state, default fields left out so links stay short. */
@@ -75,7 +86,8 @@ export function stateToHash(state) {
   for (const [name, field] of Object.entries(FIELDS)) {
     const value = state[name];
     if (value === null || value === undefined) continue;
-    if (name === 'example' && (state.graph || state.expression !== null)) continue;
+    if (name === 'example' && (state.graph || state.expression !== null || state.training)) continue;
+    if (name === 'training' && (state.graph || state.expression !== null)) continue;
     if (name === 'graph' && state.expression !== null) continue;
     const text = field.write(value);
     if (text !== null && text !== undefined) params.set(name, text);

@@ -12,11 +12,13 @@ export const Origin = Object.freeze({
   EXPAND: 'expand', // a composite drawn as its primitives, or collapsed back
   EDIT: 'edit', // a leaf's value edited
   FALLBACK: 'fallback', // a link the server refused, traced again with less of it
+  TRAINING: 'training', // an iteration of a training run picked on the loss curve
 });
 
-/** A source {example, graph, expression, expand}: the same graph when the first three agree. */
+/** A source {example, graph, expression, training, expand}: the same graph when the first four agree. */
 export function sameGraph(a, b) {
-  return a.example === b.example && a.graph === b.graph && a.expression === b.expression;
+  return a.example === b.example && a.graph === b.graph && a.expression === b.expression
+    && (a.training ?? null) === (b.training ?? null);
 }
 
 /** One request for a trace. Immutable: the queue derives new ones instead of changing it. */
