@@ -89,6 +89,8 @@ def error_response(
 ERROR_DESCRIPTIONS = {
     404: "No example with that id; 'detail' names it and lists the known ones, 'field' is "
     "'example_id'.",
+    408: "The body did not arrive within BPV_BODY_TIMEOUT seconds of the headers; 'field' is "
+    "'body', and the connection is closed.",
     413: "The body is larger than BPV_MAX_BODY_BYTES; 'field' is 'body'.",
     422: "The request cannot be traced as sent: 'field' says where ('graph.nodes[2].op', "
     "'values.apple', 'expression', or 'body' for a body that is not JSON, not UTF-8, nested "
@@ -107,9 +109,10 @@ RETRY_AFTER_HEADER = {
     }
 }
 
-# Any route can answer these: a Content-Length over the limit is refused before routing, and
-# memory can run out (or a bug show) anywhere.
-ALWAYS_POSSIBLE = (413, 500, 503)
+# Any route can answer these: a body too slow or over the limit is refused before routing, and
+# memory can run out (or a bug show) anywhere. (Headers too large are answered 431 with no body
+# by the HTTP protocol itself, before any route: see app/web/connections.py.)
+ALWAYS_POSSIBLE = (408, 413, 500, 503)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -524,6 +524,8 @@ class PathsRequest(TraceSource):
             "oneOf": EXACTLY_ONE_SOURCE,
             "examples": [
                 {"example": "olah_fork", "from": "b"},
+                {"example": "cs231n_circuit", "from": "z"},
+                {"example": "apple", "from": "tax", "to": "price"},
                 {"example": "cs231n_neuron", "from": "x0", "expand": ["f"]},
                 {"expression": "z = x * x + x", "values": {"x": 3}, "from": "x"},
                 {"graph": SMALL_GRAPH, "from": "y"},
