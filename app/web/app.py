@@ -145,19 +145,7 @@ class BodyReadTimeout:
 
     async def reject(self, send: Send) -> None:
         detail = f"body: the request body was not received within {self.seconds:g} s"
-        body = dumps(error_body(detail, field="body"))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 408,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_body_error(send, 408, detail, [(b"connection", b"close")])
 
 
 class BodyReadTimedOut(HTTPException):
@@ -200,18 +188,7 @@ class BodySizeLimit:
             await self.reject(send)
 
     async def reject(self, send: Send) -> None:
-        body = dumps(error_body(too_large_message(self.max_bytes), field="body"))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_body_error(send, 413, too_large_message(self.max_bytes))
 
 
 class BodyTooLarge(HTTPException):
@@ -224,3 +201,23 @@ class BodyTooLarge(HTTPException):
 
 def too_large_message(max_bytes: int) -> str:
     return f"body: the request body is larger than {max_bytes} bytes"
+
+
+async def send_body_error(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """An error about the body (the error model, ``field`` "body"), sent from a middleware
+    before or instead of the app's own answer."""
+    body = dumps(error_body(detail, field="body"))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
