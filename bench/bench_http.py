@@ -19,7 +19,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from harness import free_port, stop_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 APPLE = '{"example":"apple"}'
@@ -44,12 +46,6 @@ def ensure_wrk() -> str:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
     return shutil.which("wrk") or sys.exit("wrk did not install")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(app: str, workers: int, app_dir: Path) -> tuple[subprocess.Popen, str]:
@@ -76,15 +72,6 @@ def start(app: str, workers: int, app_dir: Path) -> tuple[subprocess.Popen, str]
             time.sleep(0.2)
     process.kill()
     sys.exit(f"{app} did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def post_script(body: str, folder: Path) -> Path:
@@ -160,7 +147,7 @@ def main() -> None:
                 report(binary, args, workers, urls, apple, book)
             finally:
                 for process, _ in servers.values():
-                    stop(process)
+                    stop_server(process)
 
 
 def report(binary, args, workers, urls, apple, book) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from harness import free_port, wait_for_health  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY_CLIENTS = 8
@@ -40,12 +42,6 @@ def heavy_trace_body(nodes: int = 2000) -> dict:
     return {"graph": {"nodes": spec, "output": spec[-1]["id"]}}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
     """``backprop-viz serve`` with one worker (the limits are per worker), quiet."""
     return subprocess.Popen(
@@ -55,18 +51,6 @@ def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def wait_for_health(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"no server at {url}")
 
 
 def health_latencies(url: str, seconds: float) -> list[float]:
@@ -106,7 +90,7 @@ def measure_health(seconds: float) -> None:
     url = f"http://127.0.0.1:{port}"
     process = start_server(port, {})
     try:
-        wait_for_health(url)
+        wait_for_health(url, process)
         health_latencies(url, 0.5)  # warm up
         idle = health_latencies(url, seconds)
         stop = threading.Event()
