@@ -78,7 +78,9 @@ def test_forward_mode_on_apple_gives_each_reverse_gradient_in_its_own_pass(page:
     for _ in range(3):  # two forward steps, then the first tangent step
         page.keyboard.press("ArrowRight")
     caption = page.locator("#step-caption")
-    expect(caption).to_have_text("Forward mode through apple_price: ∂apple_price/∂apple = 2 × 1 = 2")
+    expect(caption).to_have_text(
+        "Forward mode through apple_price: ∂apple_price/∂apple = 2 × 1 = 2"
+    )
     expect(output_tangent(page)).to_have_text("?")
     page.keyboard.press("ArrowRight")
     expect(caption).to_have_text("Forward mode through price: ∂price/∂apple = 1.1 × 2 = 2.2")
@@ -192,7 +194,9 @@ def test_paths_of_olahs_fork_add_up_to_the_gradient_and_are_highlighted(page: Pa
     expect(page.locator("#paths-result")).to_be_hidden()
 
 
-def test_paths_refuse_a_tensor_graph_and_too_many_paths_in_both_languages(page: Page, console_errors):
+def test_paths_refuse_a_tensor_graph_and_too_many_paths_in_both_languages(
+    page: Page, console_errors
+):
     open_example(page, "relu", "&paths=1")
     error = page.locator("#paths-result .paths-error")
     expect(error).to_contain_text(
@@ -205,13 +209,13 @@ def test_paths_refuse_a_tensor_graph_and_too_many_paths_in_both_languages(page: 
     expect(error).not_to_contain_text("scalar graphs only")
 
     # Ten doublings: 2^10 = 1,024 paths from x, more than the 1,000 listed.
-    formula = "\n".join(
-        ["a0 = x + x", *[f"a{i} = a{i - 1} + a{i - 1}" for i in range(1, 10)]]
-    )
+    formula = "\n".join(["a0 = x + x", *[f"a{i} = a{i - 1} + a{i - 1}" for i in range(1, 10)]])
     page.locator("#expression-input").fill(formula)
     page.locator("#expression-trace").click()
     expect(page.locator("#graph")).to_have_attribute("data-expression", formula)
-    expect(error).to_contain_text("'x' から 'a9' への経路は 1,024 本あり、一覧にできる 1,000 本を超えています")
+    expect(error).to_contain_text(
+        "'x' から 'a9' への経路は 1,024 本あり、一覧にできる 1,000 本を超えています"
+    )
     page.locator("#lang-select").select_option("en")
     expect(error).to_contain_text("there are 1,024 paths from 'x' to 'a9', more than the 1,000")
     console_errors.clear()  # the 422s, provoked on purpose

@@ -11,7 +11,7 @@
 
 import { el } from '../viewer/dom.js';
 import { t } from '../viewer/i18n.js';
-import { formatValue } from '../viewer/format.js';
+import { formatNumber, formatValue, isScalar, toNumber } from '../viewer/format.js';
 import { nodeLabel } from '../viewer/nodes.js';
 import { partialText, wrtName } from '../viewer/tangents.js';
 import { sameGraph } from './trace-queue.js';
@@ -57,12 +57,40 @@ export function passNumber(leaves, wrt, index) {
  * The counter's sentence: "Reverse mode: 1 backward pass gives all 3 gradients. Forward mode:
  * 3 passes, one per input." For tensors it counts their elements, one pass per weight.
  */
-export function passCounterText(passes, leaves) {
+export function passCounterText(passes, leaves, weights = false) {
   const n = passes.forward;
   if (n <= 1) return t('fmCountOne');
   const tensors = leaves.some((leaf) => (leaf.shape || []).length > 0);
   if (!tensors) return t('fmCountScalar', { n: count.format(n) });
-  return t('fmCountTensor', { n: count.format(n), leaves: leaves.map(nodeLabel).join(', ') });
+  return t(weights ? 'fmCountWeights' : 'fmCountTensor', { n: count.format(n), leaves: leaves.map(nodeLabel).join(', ') });
+}
+
+/** A net's case: tensor data (x, t) take no gradient, so the inputs that do are its weights. */
+export function hasTensorData(graph) {
+  return graph.nodes.some((n) => n.op === 'input' && n.requires_grad === false && (n.shape || []).length > 0);
+}
+
+/** The element index of a nested list, or null when it is not there (a summary of a big array). */
+function elementOf(value, index) {
+  let v = value;
+  for (const i of index) {
+    if (!Array.isArray(v)) return null;
+    v = v[i];
+  }
+  return isScalar(v) ? v : null;
+}
+
+/**
+ * What the pass found, beside reverse mode: the output's tangent is the wrt element of the
+ * gradient (times dout when the upstream gradient is not 1); for a tensor output only its value.
+ */
+export function passResultText(trace, partial, name, raw) {
+  const tangent = (trace.tangents || {})[trace.graph.output] ?? 0;
+  const value = formatValue(tangent, raw);
+  const grad = elementOf(trace.grads[trace.wrt.node], trace.wrt.index || []);
+  if (!isScalar(tangent) || !isScalar(trace.dout) || grad === null) return t('fmResultPlain', { partial, value });
+  if (toNumber(trace.dout) === 1) return t('fmResult', { partial, value, wrt: name });
+  return t('fmResultDout', { partial, value, wrt: name, dout: formatNumber(trace.dout, raw), grad: formatNumber(grad, raw) });
 }
 
 export class ForwardPanel {
@@ -182,7 +210,8 @@ export class ForwardPanel {
     wrt.disabled = !on || !this.leaves.length;
     this.renderElement();
     const trace = this.trace;
-    counter.textContent = !trace ? '' : !this.leaves.length ? t('fmNone') : passCounterText(trace.passes || { forward: 0 }, this.leaves);
+    counter.textContent = !trace ? '' : !this.leaves.length ? t('fmNone')
+      : passCounterText(trace.passes || { forward: 0 }, this.leaves, hasTensorData(trace.graph));
     pass.textContent = '';
     pass.hidden = true;
     if (trace && trace.mode === 'forward' && trace.wrt && on) {
@@ -191,8 +220,7 @@ export class ForwardPanel {
       const partial = partialText(output ? nodeLabel(output) : trace.graph.output, name);
       const i = passNumber(this.leaves, trace.wrt.node, trace.wrt.index || []);
       pass.append(el('span', 'forward-pass-number', t('fmPass', { i: count.format(i ?? 1), n: count.format(trace.passes.forward), partial })));
-      const tangent = (trace.tangents || {})[trace.graph.output];
-      pass.append(' ', el('span', 'forward-result', t('fmResult', { partial, value: formatValue(tangent ?? 0, this.state.raw), wrt: name })));
+      pass.append(' ', el('span', 'forward-result', passResultText(trace, partial, name, this.state.raw)));
       pass.hidden = false;
     }
     this.setPosition(this.position);
