@@ -54,6 +54,7 @@ export class PathsPanel {
     this.trace = null;
     this.key = null;
     this.fetchedKey = null;
+    this.shape = null;
     this.result = null;
     this.error = null;
     this.busy = false;
@@ -102,7 +103,9 @@ export class PathsPanel {
   /** Asks for the paths when the panel is on and the graph, its values or the ends changed. */
   refresh() {
     if (!this.trace || !this.state.paths) {
+      this.sequence++; // an answer still on its way is for a panel no longer shown
       this.fetchedKey = null;
+      this.shape = null;
       this.result = null;
       this.error = null;
       this.render();
@@ -114,17 +117,21 @@ export class PathsPanel {
       this.render();
       return;
     }
+    // Other ends or another graph: the old rows go at once (their edges may not be drawn any
+    // more); a new value of the same graph keeps them until the new numbers come.
+    const shape = JSON.stringify([from, to, this.trace.graph.edges.map((e) => e.id)]);
+    if (shape !== this.shape) Object.assign(this, { shape, result: null, error: null, hovered: null, pinned: null });
     this.fetchedKey = key;
     const sequence = ++this.sequence;
     this.busy = true;
     this.render();
     this.fetchPaths(from, to).then((result) => {
       if (sequence !== this.sequence) return; // a newer question is on its way
-      Object.assign(this, { busy: false, result, error: null, hovered: null, pinned: null });
+      Object.assign(this, { busy: false, result, error: null });
       this.render();
     }, (error) => {
       if (sequence !== this.sequence) return;
-      Object.assign(this, { busy: false, result: null, error, hovered: null, pinned: null });
+      Object.assign(this, { busy: false, result: null, error });
       this.render();
     });
   }
