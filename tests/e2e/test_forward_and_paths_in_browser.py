@@ -147,6 +147,13 @@ def test_the_book_net_needs_39760_forward_passes_and_a_tensor_input_takes_an_ele
     column.fill("9")  # beyond the 3 columns: kept inside them
     column.press("Enter")
     expect(column).to_have_value("2")
+    # By keyboard: the arrow keys step the element, and each step is traced.
+    row.focus()
+    page.keyboard.press("ArrowUp")
+    expect(row).to_have_value("1")
+    expect(page).to_have_url(re.compile(r"wrt_index=%5B1%2C2%5D"))
+    expect(output_tangent(page, "Y")).to_have_text("[0, 0, 0.5]")  # X[1] = 0.5
+    expect(page.locator("#forward-pass")).to_contain_text("pass 8 of 11, ∂Y/∂W[1,2]")
 
 
 def test_paths_of_olahs_fork_add_up_to_the_gradient_and_are_highlighted(page: Page):

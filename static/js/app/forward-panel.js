@@ -256,6 +256,11 @@ export class ForwardPanel {
         input.step = '1';
         input.dataset.axis = String(axis);
         input.setAttribute('aria-label', `Element index ${axis}`);
+        // The arrow keys step the element at once; typed digits count once they make an index.
+        input.addEventListener('input', () => {
+          const i = Number(input.value);
+          if (input.value !== '' && Number.isInteger(i) && i >= 0 && i < size) this.editIndex();
+        });
         input.addEventListener('change', () => this.editIndex());
         return input;
       });

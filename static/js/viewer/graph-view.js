@@ -427,4 +427,6 @@ text { font: 13px "DejaVu Sans", Arial, sans-serif; }
 .group-box { fill: #f5f3ff; stroke: #7c3aed; stroke-width: 1.2; stroke-dasharray: 5 4; }
 .group-label { fill: #6d28d9; font-size: 11px; font-style: italic; }
 title { display: none; }
+.forward-mode .edge-grad { fill: #047857; }
+.edge.highlighted .line { stroke: #c026d3; stroke-width: 3.5; }
 `;

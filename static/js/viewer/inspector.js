@@ -187,6 +187,8 @@ function forkSection({ timeline, p, node, raw, label }) {
 
 /** Which method of the layer's source to highlight: the phase of the node's latest step. */
 function sourcePhase({ timeline, p, node, step }) {
+  // A tangent step (forward mode) runs the op's JVP, which is no method of the layer: none is marked.
+  if (step && step.node === node.id && step.phase === 'tangent') return 'tangent';
   if (step && step.node === node.id) return step.phase === 'forward' ? 'forward' : 'backward';
   const backward = timeline.stepsOf[node.id].backward;
   return backward && backward.index < p ? 'backward' : 'forward';
