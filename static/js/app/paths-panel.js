@@ -93,7 +93,10 @@ export class PathsPanel {
     return { from, to, leaves };
   }
 
-  /** A trace is on screen; key: what it traces (the body), so the paths are asked for only when it changed. */
+  /**
+   * A trace is on screen; key(): what it traces (the body as text), so the paths are asked for
+   * only when it changed (a function: a closed panel does not pay for it on every edit).
+   */
   show(trace, key) {
     this.trace = trace;
     this.key = key;
@@ -112,7 +115,7 @@ export class PathsPanel {
       return;
     }
     const { from, to } = this.ends();
-    const key = JSON.stringify([this.key, from, to]);
+    const key = JSON.stringify([this.key(), from, to]);
     if (!from || key === this.fetchedKey) {
       this.render();
       return;
