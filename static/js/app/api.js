@@ -68,9 +68,17 @@ function post(url, body) {
   });
 }
 
-/** POST /api/trace for a source (example, graph or expression) with its edited values. */
-export function fetchTrace(source) {
-  return post('/api/trace', traceBody(source));
+/**
+ * POST /api/trace for a source (example, graph or expression) with its edited values; extra:
+ * more fields of the body (forward mode's mode, wrt and wrt_index).
+ */
+export function fetchTrace(source, extra = {}) {
+  return post('/api/trace', { ...traceBody(source), ...extra });
+}
+
+/** POST /api/paths: every path from the input `from` to the node `to` (null: the output). */
+export function fetchPaths(source, from, to) {
+  return post('/api/paths', { ...traceBody(source), from, ...(to ? { to } : {}) });
 }
 
 /** POST /api/parse: the graph spec of an expression and its variables (no trace). */

@@ -3,12 +3,14 @@
 // way: state -> /api/trace -> viewer; user actions change the state and ask for a new trace
 // or a new position.
 
-import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchTrace, traceBody } from './api.js';
+import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchPaths, fetchTrace, traceBody } from './api.js';
 import { download } from './download.js';
 import { fillExamplePicker } from './example-picker.js';
 import { ExpressionPanel } from './expression-panel.js';
+import { ForwardPanel } from './forward-panel.js';
 import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
+import { PathsPanel } from './paths-panel.js';
 import { TrainingPanel } from './training-panel.js';
 import { serverMessage } from './server-messages.js';
 import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
@@ -47,6 +49,25 @@ const gradcheck = new GradcheckPanel({
   button: $('gradcheck-run'), status: $('gradcheck-status'), result: $('gradcheck-result'),
 }, runGradcheck);
 
+// ---- forward mode and paths (issue 9): the panels own their state fields; a change of mode
+// or wrt traces again, a change of the paths' ends asks /api/paths again ----
+const forward = new ForwardPanel({
+  toggle: $('forward-toggle'), wrt: $('forward-wrt'), element: $('forward-element'), count: $('forward-count'), pass: $('forward-pass'),
+}, state, ({ again }) => {
+  writeState(state);
+  // The user's switch keeps the step's meaning (the end stays the end); the second trace of a
+  // new graph keeps whatever step the player has reached when it arrives.
+  const position = again ? undefined : viewer.anchor() ?? undefined;
+  queue.request(TraceRequest.ofSource(sourceOf(state), currentValues(), Origin.LOAD, position));
+});
+const paths = new PathsPanel({
+  toggle: $('paths-toggle'), from: $('paths-from'), to: $('paths-to'), result: $('paths-result'),
+}, state, {
+  fetchPaths: (from, to) => fetchPaths({ ...sourceOf(state), values: state.values }, from, to),
+  highlight: (ids) => viewer.highlightEdges(ids),
+  onChange: () => writeState(state),
+});
+
 // ---- messages ----
 
 function showMessage(text) {
@@ -68,7 +89,7 @@ function showExpressionError(error) {
 // ---- tracing: one request in flight at a time, the newest wish wins (trace-queue.js) ----
 
 const queue = new TraceQueue({
-  send: (source, values) => fetchTrace({ ...source, values }),
+  send: (source, values) => fetchTrace({ ...source, values }, forward.options(source)),
   currentSource: () => sourceOf(state),
   onSettled: (request) => {
     if (request.origin === Origin.EXPRESSION) expressionPanel.setBusy(false);
@@ -90,6 +111,10 @@ function defaultExampleRequest() {
  * refused expand list first, then without its edits; a formula it cannot read, the default example.
  */
 function refuseTrace(request, error, { source, superseded }) {
+  if (!superseded && error instanceof ApiError && ['wrt', 'wrt_index'].includes(error.field)) {
+    forward.refused(); // a link's wrt the graph lacks: traced again, and the panel picks one
+    return request.with({ keepMessage: true });
+  }
   if (request.values === pendingValues) {
     // The newest edit was refused: the next edit starts again from the values on screen.
     pendingValues = null;
@@ -155,6 +180,9 @@ function showTrace(result, request) {
   if (drawn) panel.build(result, state.raw);
   else panel.update(result, state.raw);
   showUpstream(result);
+  forward.show(result, sourceOf(state));
+  const body = { ...sourceOf(state), values: state.values };
+  paths.show(result, () => JSON.stringify(traceBody(body)));
   // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
   // the time from the edit to the updated graph.
   graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
@@ -289,6 +317,8 @@ function applyLanguage() {
   fillPicker();
   gradcheck.render();
   training.render();
+  forward.render();
+  paths.render();
   viewer.setLang(state.lang);
 }
 
@@ -360,6 +390,8 @@ function installControls() {
     state.raw = event.target.checked;
     if (trace) panel.update(trace, state.raw);
     gradcheck.render(state.raw);
+    forward.render();
+    paths.render();
     viewer.setRaw(state.raw);
   });
   $('download-svg').addEventListener('click', () => {
@@ -406,8 +438,14 @@ function restoreFromUrl() {
     state.speed = next.speed;
     viewer.setSpeed(next.speed);
   }
+  // Forward mode and the paths' ends travel with the link too; another mode or wrt is another trace.
+  const modeKey = (s) => JSON.stringify([s.mode, s.wrt, s.wrt_index]);
+  const sameMode = modeKey(next) === modeKey(state);
+  Object.assign(state, { mode: next.mode, wrt: next.wrt, wrt_index: next.wrt_index, paths: next.paths, from: next.from, to: next.to });
+  forward.render();
+  paths.refresh();
   const sameSource = JSON.stringify(sourceOf(next)) === JSON.stringify(sourceOf(state));
-  if (sameSource && JSON.stringify(next.values) === JSON.stringify(state.values)) {
+  if (sameSource && sameMode && JSON.stringify(next.values) === JSON.stringify(state.values)) {
     if (next.node !== state.node) viewer.select(next.node);
     viewer.setStep(next.step);
     return;
@@ -440,6 +478,7 @@ const training = new TrainingPanel({
   queue.request(TraceRequest.ofSource(source, {}, Origin.TRAINING, position));
 });
 viewer.on('render', () => training.showing(state.training));
+viewer.on('render', ({ step }) => forward.setPosition(step));
 training.loadDatasets().catch((error) => showMessage(errorText(error)));
 
 function start() {

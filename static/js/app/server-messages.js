@@ -39,6 +39,9 @@ const MESSAGES = [
   [/^x has (\d+) features per sample but W has (\d+) rows(.*)$/, (m) => `x のサンプルあたりの特徴量は ${m[1]} 個ですが、W の行数は ${m[2]} です`],
   [/^shapes (.+) do not broadcast together$/, (m) => `形状 ${m[1].replace(/ and /g, ' と ')} はブロードキャストできません`],
   [/^(.+) is a function; call it, as in (.+)$/, (m) => `${m[1]} は関数です。${m[2]} のように呼び出してください`],
+  // ---- the sum over paths (POST /api/paths, paths-panel.js) ----
+  [/^node (.+?) has shape (\[[^\]]*\]); the sum over paths is for scalar graphs only/, (m) => `ノード ${m[1]} の形状は ${m[2]} です。経路の和はスカラーだけの計算グラフで求めます（テンソルの辺では局所的な微分が数ではなく行列になるため）`],
+  [/^there are ([\d,]+) paths from (.+?) to (.+?), more than the ([\d,]+) this lists/, (m) => `${m[2]} から ${m[3]} への経路は ${m[1]} 本あり、一覧にできる ${m[4]} 本を超えています。誤差逆伝播法は経路を列挙せずに和を求めます（勾配は POST /api/trace で得られます）`],
 ];
 
 // What may come before the message: "values.apple (node 'apple'): ", "expression: line 1, column 4: ".

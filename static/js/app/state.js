@@ -10,6 +10,12 @@ function readTraining(text) {
   return isObject && Number.isInteger(value.iteration) ? value : null;
 }
 
+/** An element of a tensor from the link: a list of non-negative integers, or null. */
+function readIndex(text) {
+  const value = JSON.parse(text);
+  return Array.isArray(value) && value.every((i) => Number.isInteger(i) && i >= 0) ? value : null;
+}
+
 /** Every field of the state, with its default and how it travels through the URL. */
 const FIELDS = {
   example: { fallback: 'apple', read: (s) => s, write: (v) => v },
@@ -34,6 +40,15 @@ const FIELDS = {
   // The upstream gradient fed into the output (the book's figures use 1.3); null = the preset's own.
   dout: { fallback: null, read: (s) => (Number.isFinite(Number(s)) && s.trim() !== '' ? Number(s) : null), write: (v) => (v === null ? null : String(v)) },
   speed: { fallback: 1, read: (s) => Number(s) || 1, write: (v) => (v === 1 ? null : String(v)) },
+  // ---- forward mode and paths (forward-panel.js, paths-panel.js) ----
+  // 'forward': the trace is forward mode's, from the input wrt (its element wrt_index for a tensor).
+  mode: { fallback: 'reverse', read: (s) => (s === 'forward' ? 'forward' : null), write: (v) => (v === 'forward' ? v : null) },
+  wrt: { fallback: null, read: (s) => s || null, write: (v) => v },
+  wrt_index: { fallback: null, read: readIndex, write: (v) => (v && v.length ? JSON.stringify(v) : null) },
+  // The sum-over-paths panel shown, from an input to a node (null: the first input, the output).
+  paths: { fallback: false, read: (s) => s === '1', write: (v) => (v ? '1' : null) },
+  from: { fallback: null, read: (s) => s || null, write: (v) => v },
+  to: { fallback: null, read: (s) => s || null, write: (v) => v },
 };
 
 function defaults() {

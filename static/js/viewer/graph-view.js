@@ -11,6 +11,7 @@ import { formatValue, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 import { t } from './i18n.js';
 import { groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
+import { edgeTangent } from './tangents.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -103,6 +104,7 @@ export class GraphView {
     this.container.appendChild(root);
     this.userMoved = false;
     this.lastStepShown = null;
+    if (this.highlighted) this.highlightEdges([...this.highlighted]);
     this.fit();
   }
 
@@ -251,16 +253,40 @@ export class GraphView {
       } else {
         setText(el.grad, formatValue(grad, raw), null);
       }
+      // ---- forward mode: d source / d wrt where the gradient would be (tangents.js) ----
+      const tangent = timeline.tangent && takesGrad ? edgeTangent(timeline.tangent, edge, p, raw) : null;
+      el.group.classList.toggle('tangent-known', !!tangent && tangent.known);
+      if (tangent) setText(el.grad, tangent.text, tangent.known ? null : notComputed);
 
       let pulse = null;
       if (step && step.phase === 'forward' && edge.source === step.node) pulse = 'pulse-fwd';
       if (step && step.phase === 'backward' && edge.target === step.node) pulse = 'pulse-bwd';
       if (step && step.phase === 'backward' && edge.sink && step.index === timeline.firstBackward) pulse = 'pulse-bwd';
       if (step && step.phase === 'accumulate' && edge.source === step.node) pulse = 'pulse-part';
+      if (step && step.phase === 'tangent' && edge.source === step.node) pulse = 'pulse-tan';
       el.group.classList.toggle('active', pulse !== null);
       if (stepChanged) pulses.push([el.pulse, pulse]);
     }
     if (pulses.length) restartPulses(pulses);
+    this.svg.classList.toggle('forward-mode', !!timeline.tangent);
+  }
+
+  /**
+   * Marks the edges with these ids, and the nodes they join, as highlighted (class
+   * "highlighted"): a path the host points at. An empty list clears it. Kept across updates;
+   * a new drawing keeps the ids that still exist.
+   */
+  highlightEdges(ids) {
+    this.highlighted = new Set(ids || []);
+    if (!this.edgeEls) return;
+    const nodes = new Set();
+    for (const [id, el] of Object.entries(this.edgeEls)) {
+      const on = this.highlighted.has(id);
+      el.group.classList.toggle('highlighted', on);
+      if (on) nodes.add(el.edge.source).add(el.edge.target);
+    }
+    for (const [id, el] of Object.entries(this.nodeEls)) el.group.classList.toggle('highlighted', nodes.has(id));
+    this.svg.classList.toggle('has-highlight', nodes.size > 0);
   }
 
   /** Stops watching the container's size and empties it. */
@@ -378,7 +404,7 @@ function setText(el, text, spoken) {
 
 /** Restarts the CSS pulse animations: drop the classes, force one style flush, set them again. */
 function restartPulses(pulses) {
-  for (const [el] of pulses) el.classList.remove('pulse-fwd', 'pulse-bwd', 'pulse-part');
+  for (const [el] of pulses) el.classList.remove('pulse-fwd', 'pulse-bwd', 'pulse-part', 'pulse-tan');
   const active = pulses.filter(([, cls]) => cls);
   if (!active.length) return;
   void active[0][0].getBoundingClientRect();
@@ -401,4 +427,6 @@ text { font: 13px "DejaVu Sans", Arial, sans-serif; }
 .group-box { fill: #f5f3ff; stroke: #7c3aed; stroke-width: 1.2; stroke-dasharray: 5 4; }
 .group-label { fill: #6d28d9; font-size: 11px; font-style: italic; }
 title { display: none; }
+.forward-mode .edge-grad { fill: #047857; }
+.edge.highlighted .line { stroke: #c026d3; stroke-width: 3.5; }
 `;

@@ -14,6 +14,7 @@ import { groupSymbol, nodeLabel } from './nodes.js';
 import { opView, pretty, sumText } from './op-views.js';
 import { isFormulaVariable, symbolicSection } from './symbolic-section.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
+import { nodeTangent, partialText, wrtName } from './tangents.js';
 
 export { chainRuleText, softmax } from './op-views.js';
 export { agrees } from './symbolic-section.js';
@@ -90,6 +91,11 @@ function facts({ trace, timeline, p, node, raw }) {
   add(t('value'), valueKnown ? formatValue(trace.values[node.id], raw, 9, Infinity) : t('notComputed'), valueKnown ? 'value' : 'unknown');
   const gradText = !gradKnown ? t('notComputed') : grad === null || grad === undefined ? t('noGrad') : formatValue(grad, raw, 9, Infinity);
   add(t('gradient'), gradText, gradKnown ? 'grad' : 'unknown');
+  if (timeline.tangent) {
+    // Forward mode: the node's tangent d node / d wrt (tangents.js).
+    const tangent = nodeTangent(timeline.tangent, node.id, p);
+    add(partialText(nodeLabel(node), wrtName(trace)), tangent === null ? t('notComputed') : formatValue(tangent, raw, 9, Infinity), tangent === null ? 'unknown' : 'tangent');
+  }
   return list;
 }
 
@@ -181,6 +187,8 @@ function forkSection({ timeline, p, node, raw, label }) {
 
 /** Which method of the layer's source to highlight: the phase of the node's latest step. */
 function sourcePhase({ timeline, p, node, step }) {
+  // A tangent step (forward mode) runs the op's JVP, which is no method of the layer: none is marked.
+  if (step && step.node === node.id && step.phase === 'tangent') return 'tangent';
   if (step && step.node === node.id) return step.phase === 'forward' ? 'forward' : 'backward';
   const backward = timeline.stepsOf[node.id].backward;
   return backward && backward.index < p ? 'backward' : 'forward';

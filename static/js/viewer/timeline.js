@@ -2,6 +2,8 @@
 // p = 0 is before any step (only the leaves are known), p = steps.length is the end.
 // Everything here is read from the trace; the page never recomputes a number.
 
+import { tangentTimeline } from './tangents.js';
+
 /**
  * Indexes a trace once so each step of the player is a few lookups:
  *  valueAt[node]   index of the step that computes the node's value (-1 for leaves)
@@ -55,7 +57,9 @@ export function buildTimeline(trace) {
     }
   }
   // The output's gradient is dout; it flows out of the graph's last edge at the first backward step.
-  return { steps, valueAt, edgeGradAt, edgeGrad, nodeGradAt, stepsOf, outgoing, incoming, firstBackward };
+  // Forward mode: when each tangent d node / d wrt is known (null for a reverse-mode trace).
+  const tangent = tangentTimeline(trace);
+  return { steps, valueAt, edgeGradAt, edgeGrad, nodeGradAt, stepsOf, outgoing, incoming, firstBackward, tangent };
 }
 
 /** The step that has just run at position p, or null before the first step. */

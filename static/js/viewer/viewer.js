@@ -29,6 +29,7 @@ import { Player } from './player.js';
 import { sumText } from './op-views.js';
 import { findParts } from './template.js';
 import { anchoredPosition, anchorOf, buildTimeline, currentStep } from './timeline.js';
+import { tangentCaption } from './tangents.js';
 
 const EVENTS = ['step', 'select', 'valueedit', 'valueinvalid', 'editrequest', 'expand', 'collapse', 'speed', 'render'];
 
@@ -39,6 +40,7 @@ function caption(trace, step, raw) {
   const name = node ? nodeLabel(node) : step.node;
   if (step.phase === 'forward') return t('caption.forward', { node: name, value: formatValue(step.out, raw) });
   if (step.phase === 'backward') return t('caption.backward', { node: name, dout: formatValue(step.dout, raw) });
+  if (step.phase === 'tangent') return tangentCaption(trace, step, raw); // forward mode
   return t('caption.accumulate', {
     node: name,
     sum: `${sumText(step.parts.map((part) => part.grad), raw)} = ${formatValue(step.sum, raw)}`,
@@ -215,6 +217,11 @@ class Viewer {
     this.graph.fit();
   }
 
+  /** Highlights the edges with these ids and the nodes they join (a path); [] clears it. */
+  highlightEdges(ids) {
+    this.graph.highlightEdges(ids);
+  }
+
   /** The graph as a standalone SVG file (text). */
   exportSvg() {
     return this.graph.exportSvg();
@@ -285,7 +292,9 @@ class Viewer {
  *             the page passes document)
  * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
  * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg(),
- * closeLeafEditor(), on(event, cb) -> off, destroy().
+ * highlightEdges(ids), closeLeafEditor(), on(event, cb) -> off, destroy().
+ * A trace with "mode": "forward" shows each edge's tangent d source / d wrt in the gradient's
+ * place, with tangent steps on the timeline (tangents.js).
  */
 export function mountViewer(element, options = {}) {
   return new Viewer(element, options);
