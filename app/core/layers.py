@@ -353,15 +353,20 @@ class Mean:
 
 class OneHot:
     """out = t as one-hot rows of x's shape: class indices become rows with a single 1, and a
-    one-hot (or soft) t of x's shape passes unchanged. x only gives the shape; neither input
-    takes a gradient (t is data)."""
+    one-hot (or soft) t of x's shape passes unchanged. t is data (no gradient); x only gives
+    the shape, so its gradient is exactly zero (a zero, not none: what feeds x, such as the
+    weights of a network, still takes a gradient and is checked by the gradient check)."""
+
+    def __init__(self):
+        self.x_shape = None
 
     def forward(self, t, x):
+        self.x_shape = np.shape(x)
         out = np.array(one_hot_like(t, x), dtype=np.float64)
         return out
 
     def backward(self, dout):
-        return None, None
+        return None, np.zeros(self.x_shape)
 
 
 class Softmax:

@@ -828,7 +828,7 @@ OPS: dict[str, Op] = {
             ("t", "x"),
             "one-hot",
             "out = t as one-hot rows of x's shape",
-            ("(t is data)", "(x gives the shape only)"),
+            ("(t is data)", "dx = 0 (x gives the shape only)"),
             one_hot_shape,
             "Labels as one-hot rows: class indices become rows with a single 1; one-hot or "
             "soft labels pass unchanged (Appendix A multiplies log y by a one-hot t).",
