@@ -782,8 +782,8 @@ OPS: dict[str, Op] = {
             layers.Softmax,
             ("x",),
             "Softmax",
-            "y = exp(x) / sum(exp(x))",
-            ("dx = y * (dout - sum(dout * y))",),
+            "out = exp(x) / sum(exp(x))",
+            ("dx = out * (dout - sum(dout * out))",),
             softmax_shape,
             "The Softmax layer of figure 5-29, along the last axis (the book's softmax, the "
             "maximum subtracted first); it expands into Appendix A's exp, sum, / and x.",
