@@ -296,3 +296,12 @@ def test_expanded_traces_match_the_published_schema(client, trace_validator, bod
     data = r.json()
     TraceResponse.model_validate(data, strict=True)
     trace_validator.validate(data)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_forward_mode_on_the_expanded_graph_gives_each_element_of_y_minus_t(index):
+    query = service.TraceQuery(
+        example="softmax_with_loss", expand=ALL_LEVELS, mode="forward", wrt="a", wrt_index=[index]
+    )
+    tangents = service.trace(query, Settings()).forward_mode
+    assert float(tangents.output_tangent) == pytest.approx((Y - T)[index], abs=1e-15)
