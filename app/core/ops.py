@@ -245,18 +245,6 @@ def affine_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
     return out
 
 
-def softmax_with_loss_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
-    x, t = shapes
-    if len(x) not in (1, 2):
-        raise OpError(f"x must be a vector or a batch of scores (N x classes), got {list(x)}")
-    if t != x and t != x[:-1]:
-        raise OpError(
-            f"t must be one-hot with x's shape {list(x)} or class indices of shape "
-            f"{list(x[:-1])}, got {list(t)}"
-        )
-    return ()
-
-
 def sum_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
     (x,) = shapes
     axis = params.get("axis")
@@ -731,7 +719,7 @@ OPS: dict[str, Op] = {
             "Softmax-with-Loss",
             "loss = -sum(t * log(softmax(x))) / N",
             ("dx = dout * (y - t) / N", "(t is data)"),
-            softmax_with_loss_shape,
+            labels_shape("x"),
             "Softmax followed by the cross-entropy error (5.6.3).",
             box=True,
             check_values=check_class_indices,
