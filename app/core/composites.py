@@ -2,9 +2,18 @@
 
 Which ops are composites, and what they expand into, is each op's ``expand`` in the catalogue
 (core/ops.py): a sigmoid node becomes x * -1, exp, + 1 and / (figure 5-19); an Affine node
-becomes dot and + (figure 5-25). Here the expansions are checked and spliced into the spec. The
-last primitive keeps the composite's id, so every edge around it, and the numbers on those
-edges, stay the same; the inner nodes carry ``group``, the composite's id.
+becomes dot and + (figure 5-25); Softmax-with-Loss becomes the Softmax and Cross Entropy Error
+layers (figure 5-29), each of which expands again into Appendix A's primitives. Here the
+expansions are checked and spliced into the spec. The last primitive keeps the composite's id,
+so every edge around it, and the numbers on those edges, stay the same; the inner nodes carry
+``group``, the id the composite was expanded by.
+
+Nested expansion: an id in the list may name a node that an expansion of another listed id
+makes (``["loss", "loss/softmax"]``), in any order. The node that keeps a composite's id may
+itself be a composite (the Cross Entropy Error node of an expanded Softmax-with-Loss ``loss``
+is ``loss`` too), so it is expanded by ``<id>/<op>``: ``loss/cross_entropy_error``, which is
+also the group of its primitives. Collapsing a group (leaving its id out) collapses the groups
+nested in it too, as their ids then name nothing: the page leaves out every ``<group>/...``.
 """
 
 from __future__ import annotations
@@ -19,31 +28,58 @@ COMPOSITES = composite_ops()
 
 
 def expand_composites(nodes: list[dict[str, Any]], ids: Iterable[str]) -> list[dict[str, Any]]:
-    """The spec with each listed composite node (sigmoid, affine) replaced by its primitives."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return nodes
-    by_id = {node.get("id"): node for node in nodes}
-    for node_id in wanted:
-        node = by_id.get(node_id)
-        if node is None:
+    """The spec with each listed composite node (sigmoid, affine, softmax_with_loss, and the
+    softmax and cross_entropy_error nodes it expands into) replaced by its primitives."""
+    pending = list(dict.fromkeys(ids))
+    while pending:
+        by_id = {node.get("id"): node for node in nodes}
+        ready: dict[str, str] = {}  # node id -> the group its primitives get (the listed id)
+        for wanted in pending:
+            node = find_composite(wanted, by_id)
+            if node is not None:
+                ready[node["id"]] = wanted
+        if not ready:
+            wanted = pending[0]
             raise GraphError(
-                f"expand: no node with id {quote(node_id)}", field="expand", node=node_id
+                f"expand: no node with id {quote(wanted)}", field="expand", node=wanted
             )
-        if node.get("op") not in COMPOSITES:
-            raise GraphError(
-                f"expand: node {node_id!r} is a {node.get('op')} node; only "
-                f"{' and '.join(COMPOSITES)} nodes can be expanded",
-                field="expand",
-                node=node_id,
-            )
-    taken = set(by_id)
+        pending = [wanted for wanted in pending if wanted not in ready.values()]
+        nodes = splice(nodes, ready)
+    return nodes
+
+
+def find_composite(wanted: Any, by_id: dict[Any, dict[str, Any]]) -> dict[str, Any] | None:
+    """The node the listed id names (None if none does yet), or an error if it is no
+    composite. ``<id>/<op>`` names the node that kept its composite's id ``<id>``."""
+    node = by_id.get(wanted)
+    if node is None and isinstance(wanted, str) and "/" in wanted:
+        kept_id, _, op = wanted.rpartition("/")
+        kept = by_id.get(kept_id)
+        if kept is not None and kept.get("op") == op and kept.get("group") == kept_id:
+            node = kept
+    if node is None:
+        return None
+    if node.get("op") not in COMPOSITES:
+        raise GraphError(
+            f"expand: node {wanted!r} is a {node.get('op')} node; only sigmoid and affine "
+            "nodes (figures 5-19 and 5-25) and softmax_with_loss with its softmax and "
+            "cross_entropy_error nodes (figure 5-29, Appendix A) can be expanded",
+            field="expand",
+            node=wanted,
+        )
+    return node
+
+
+def splice(nodes: list[dict[str, Any]], groups: dict[str, str]) -> list[dict[str, Any]]:
+    """The spec with the nodes of ``groups`` (node id -> group) replaced by their primitives."""
+    taken = {node.get("id") for node in nodes}
     out: list[dict[str, Any]] = []
     for node in nodes:
-        if node.get("id") not in wanted:
+        group = groups.get(node.get("id"))
+        if group is None:
             out.append(node)
             continue
-        inner = OPS[node["op"]].expand(node)
+        inner = [{**part, "group": group} for part in OPS[node["op"]].expand(node)]
         for part in inner:
             if part["id"] != node["id"] and part["id"] in taken:
                 raise GraphError(

@@ -14,6 +14,8 @@ as the book's ``db = np.sum(dout, axis=0)`` does for the bias of Affine.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -257,19 +259,20 @@ class MatMul:
 
 
 class Sum:
-    """out = sum of x (over all elements, or along one axis)."""
+    """out = sum of x (over all elements, or along one axis, kept as length 1 if keepdims)."""
 
-    def __init__(self, axis=None):
+    def __init__(self, axis=None, keepdims=False):
         self.axis = axis
+        self.keepdims = keepdims
         self.x_shape = None
 
     def forward(self, x):
         self.x_shape = np.shape(x)
-        out = np.sum(x, axis=self.axis)
+        out = np.sum(x, axis=self.axis, keepdims=self.keepdims)
         return out
 
     def backward(self, dout):
-        if self.axis is not None:
+        if self.axis is not None and not self.keepdims:
             dout = np.expand_dims(dout, self.axis)
         dx = np.broadcast_to(dout, self.x_shape).copy()
         return dx
@@ -329,6 +332,91 @@ class SoftmaxWithLoss:
         batch_size = 1 if np.ndim(self.y) == 1 else np.shape(self.y)[0]
         dx = dout * (self.y * self.t.sum(axis=-1, keepdims=True) - self.t) / batch_size
         return dx
+
+
+class Mean:
+    """out = sum(x) / N, N the number of elements: the mean over the batch, the "/ batch_size"
+    of the book's cross_entropy_error (a scalar is a batch of one: out = x)."""
+
+    def __init__(self):
+        self.x_shape = None
+
+    def forward(self, x):
+        self.x_shape = np.shape(x)
+        out = np.sum(x) / np.size(x)
+        return out
+
+    def backward(self, dout):
+        dx = np.full(self.x_shape, dout / math.prod(self.x_shape))
+        return dx
+
+
+class OneHot:
+    """out = t as one-hot rows of x's shape: class indices become rows with a single 1, and a
+    one-hot (or soft) t of x's shape passes unchanged. t is data (no gradient); x only gives
+    the shape, so its gradient is exactly zero (a zero, not none: what feeds x, such as the
+    weights of a network, still takes a gradient and is checked by the gradient check)."""
+
+    def __init__(self):
+        self.x_shape = None
+
+    def forward(self, t, x):
+        self.x_shape = np.shape(x)
+        out = np.array(one_hot_like(t, x), dtype=np.float64)
+        return out
+
+    def backward(self, dout):
+        return None, np.zeros(self.x_shape)
+
+
+class Softmax:
+    """y = softmax(x) along the last axis, as the book's common/functions.py computes it
+    (the maximum subtracted first against overflow); dx = y * (dout - sum(dout * y))."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        x = x - np.max(x, axis=-1, keepdims=True)  # the book's overflow guard
+        out = np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+        self.out = out
+        return out
+
+    def backward(self, dout):
+        dx = self.out * (dout - np.sum(dout * self.out, axis=-1, keepdims=True))
+        return dx
+
+
+class CrossEntropyError:
+    """loss = -sum(t * log(y)) / N, the book's cross_entropy_error (4.2.4) as a layer (figure
+    5-29); t is one-hot, soft labels, or class indices; N = 1 for one sample.
+
+    The book adds 1e-7 inside log and reads only y at the label, log(y[t] + 1e-7). Here the
+    classes where t = 0 are skipped as the book's picking skips them, but nothing is added:
+    the loss is then the one of Softmax-with-Loss (its stable log-softmax) to about 1e-16,
+    where log(y + 1e-7) would differ by 1e-7 / y (5e-7 at y = 0.2), and dy = -t / y / N
+    gives exactly the chain of figure 5-29: dx = y * sum(t) - t over N.
+    """
+
+    def __init__(self):
+        self.y = None
+        self.t = None
+        self.batch_size = None
+
+    def forward(self, y, t):
+        self.t = one_hot_like(t, y)
+        self.y = y
+        self.batch_size = 1 if np.ndim(y) == 1 else np.shape(y)[0]
+        labelled = self.t != 0
+        log_y = np.log(np.where(labelled, y, 1.0))
+        loss = -np.sum(np.where(labelled, self.t * log_y, 0.0)) / self.batch_size
+        return loss
+
+    def backward(self, dout=1):
+        labelled = self.t != 0
+        dy = np.where(labelled, -dout * self.t / np.where(labelled, self.y, 1.0), 0.0)
+        dy = dy / self.batch_size
+        return dy
 
 
 def stable_sigmoid(x):

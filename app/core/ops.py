@@ -181,6 +181,11 @@ def softmax_with_loss_backward(layer: layers.SoftmaxWithLoss, dout: np.ndarray) 
     return layer.backward(dout), None  # t is data: no gradient
 
 
+def check_one_hot_indices(inputs: list[np.ndarray]) -> None:
+    t, x = inputs
+    check_class_indices([x, t])
+
+
 @cache
 def layer_source(layer: type) -> str:
     return inspect.getsource(layer)
@@ -240,27 +245,48 @@ def affine_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
     return out
 
 
-def softmax_with_loss_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
-    x, t = shapes
-    if len(x) not in (1, 2):
-        raise OpError(f"x must be a vector or a batch of scores (N x classes), got {list(x)}")
-    if t != x and t != x[:-1]:
-        raise OpError(
-            f"t must be one-hot with x's shape {list(x)} or class indices of shape "
-            f"{list(x[:-1])}, got {list(t)}"
-        )
-    return ()
-
-
 def sum_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
     (x,) = shapes
     axis = params.get("axis")
+    keepdims = params.get("keepdims", False)
     if axis is None:
-        return ()
+        return (1,) * len(x) if keepdims else ()
     if not -len(x) <= axis < len(x):
         raise OpError(f"axis {axis} is out of range for shape {list(x)}")
     axis %= len(x)
-    return x[:axis] + x[axis + 1 :]
+    return x[:axis] + ((1,) if keepdims else ()) + x[axis + 1 :]
+
+
+def labels_shape(scores: str) -> Callable[[list[Shape], dict[str, Any]], Shape]:
+    """The loss of ``scores`` (x or y) and labels t: a scalar; t one-hot or class indices."""
+
+    def rule(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+        x, t = shapes
+        if len(x) not in (1, 2):
+            raise OpError(
+                f"{scores} must be a vector or a batch of scores (N x classes), got {list(x)}"
+            )
+        if t != x and t != x[:-1]:
+            raise OpError(
+                f"t must be one-hot with {scores}'s shape {list(x)} or class indices of shape "
+                f"{list(x[:-1])}, got {list(t)}"
+            )
+        return ()
+
+    return rule
+
+
+def one_hot_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    t, x = shapes
+    labels_shape("x")([x, t], params)
+    return x
+
+
+def softmax_shape(shapes: list[Shape], params: dict[str, Any]) -> Shape:
+    (x,) = shapes
+    if len(x) == 0:
+        raise OpError("softmax takes a vector or a batch of scores, got a scalar")
+    return x
 
 
 MAX_EXPONENT = 64
@@ -281,7 +307,10 @@ def check_axis(params: dict[str, Any]) -> dict[str, Any]:
     axis = params.get("axis")
     if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
         raise OpError(f"param 'axis' must be an integer or null, got {repr(axis)[:40]}")
-    return {"axis": axis}
+    keepdims = params.get("keepdims", False)
+    if not isinstance(keepdims, bool):
+        raise OpError(f"param 'keepdims' must be true or false, got {repr(keepdims)[:40]}")
+    return {"axis": axis, "keepdims": keepdims}
 
 
 # sympy forms: (sympy, args, params) -> expr. The module comes as an argument, so importing
@@ -339,7 +368,21 @@ def softmax_with_loss_jvp(inputs, out, params, tangents):
 
 
 def sum_jvp(inputs, out, params, tangents):
-    return np.sum(tangents[0], axis=params["axis"])
+    return np.sum(tangents[0], axis=params["axis"], keepdims=params["keepdims"])
+
+
+def softmax_jvp(inputs, out, params, tangents):
+    return out * (tangents[0] - np.sum(out * tangents[0], axis=-1, keepdims=True))
+
+
+def cross_entropy_error_jvp(inputs, out, params, tangents):
+    # d loss = -sum(t * dy / y) / N over the labelled classes; t is data, its tangent ignored.
+    y, t = inputs
+    t = layers.one_hot_like(t, y)
+    batch_size = 1 if np.ndim(y) == 1 else np.shape(y)[0]
+    labelled = t != 0
+    ratio = np.where(labelled, t * tangents[0] / np.where(labelled, y, 1.0), 0.0)
+    return -np.sum(ratio) / batch_size
 
 
 # Composite expansions: the node spec as the book's primitive nodes. The last primitive keeps
@@ -380,6 +423,86 @@ def expand_affine(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"id": f"{a}/dot", "op": "matmul", "inputs": [x, W], "group": a},
         {"id": a, "op": "add", "inputs": [f"{a}/dot", b], "label": label, "group": a},
+    ]
+
+
+def expand_softmax_with_loss(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Figure 5-29: the Softmax layer, then the Cross Entropy Error layer (each expands
+    further, into Appendix A's primitive graph)."""
+    s, (x, t) = node["id"], node["inputs"]
+    label = node.get("label") or s
+    return [
+        {"id": f"{s}/softmax", "op": "softmax", "inputs": [x], "label": "y", "group": s},
+        {
+            "id": s,
+            "op": "cross_entropy_error",
+            "inputs": [f"{s}/softmax", t],
+            "label": label,
+            "group": s,
+        },
+    ]
+
+
+def expand_softmax(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Appendix A's Softmax layer: exp, their sum S, the "/" node 1/S, and exp(a) x 1/S.
+
+    exp's output forks (into the sum and the product), so its gradient is the sum of two
+    parts, as the appendix adds them up. The book's softmax subtracts the maximum first and
+    the appendix's figure does not; neither does this graph: softmax is unchanged by the
+    shift, and without it the numbers match the one node's to about 1e-16 (measured by
+    tests/core/test_appendix_a.py); only where exp overflows (scores above 709) would the
+    shift matter, and then the graph shows the infinity, with a warning, as the appendix's
+    arithmetic would.
+    """
+    s, (x,) = node["id"], node["inputs"]
+    label = node.get("label") or s
+    return [
+        {"id": f"{s}/exp", "op": "exp", "inputs": [x], "group": s},
+        {
+            "id": f"{s}/sum",
+            "op": "sum",
+            "inputs": [f"{s}/exp"],
+            "params": {"axis": -1, "keepdims": True},
+            "label": "S",
+            "group": s,
+        },
+        {"id": f"{s}/reciprocal", "op": "reciprocal", "inputs": [f"{s}/sum"], "group": s},
+        {
+            "id": s,
+            "op": "mul",
+            "inputs": [f"{s}/exp", f"{s}/reciprocal"],
+            "label": label,
+            "group": s,
+        },
+    ]
+
+
+def expand_cross_entropy_error(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Appendix A's Cross Entropy Error layer: log y, x t, the sum, x -1, then the mean over
+    the batch (/ N, N = 1 for one sample), so that (y - t) / N reaches x.
+
+    t goes through a one-hot node first: class indices become one-hot rows, exactly as the
+    one Softmax-with-Loss node makes them (the same function), and a one-hot or soft t passes
+    unchanged; so every label form the composite takes gives the same numbers here. (Refusing
+    class indices could not be done at expansion, where shapes are not known yet, and a
+    plain x t would broadcast an index silently against log y.)
+    """
+    s, (y, t) = node["id"], node["inputs"]
+    label = node.get("label") or s
+    return [
+        {"id": f"{s}/one_hot", "op": "one_hot", "inputs": [t, y], "label": "t", "group": s},
+        {"id": f"{s}/log", "op": "log", "inputs": [y], "group": s},
+        {"id": f"{s}/mul_t", "op": "mul", "inputs": [f"{s}/log", f"{s}/one_hot"], "group": s},
+        {
+            "id": f"{s}/sum",
+            "op": "sum",
+            "inputs": [f"{s}/mul_t"],
+            "params": {"axis": -1},
+            "group": s,
+        },
+        constant_node(f"{s}/-1", -1, s),
+        {"id": f"{s}/neg", "op": "mul", "inputs": [f"{s}/sum", f"{s}/-1"], "group": s},
+        {"id": s, "op": "mean", "inputs": [f"{s}/neg"], "label": label, "group": s},
     ]
 
 
@@ -596,12 +719,13 @@ OPS: dict[str, Op] = {
             "Softmax-with-Loss",
             "loss = -sum(t * log(softmax(x))) / N",
             ("dx = dout * (y - t) / N", "(t is data)"),
-            softmax_with_loss_shape,
+            labels_shape("x"),
             "Softmax followed by the cross-entropy error (5.6.3).",
             box=True,
             check_values=check_class_indices,
             collect=softmax_with_loss_backward,
             jvp=softmax_with_loss_jvp,
+            expand=expand_softmax_with_loss,
             samples=(
                 Sample((signed(3), [0.0, 1.0, 0.0]), note="one-hot"),
                 Sample((signed(3), 2.0), note="class index"),
@@ -621,9 +745,13 @@ OPS: dict[str, Op] = {
             ("dx = dout (broadcast)",),
             sum_shape,
             "The sum of all elements, or along one axis.",
-            params={"axis": "the axis to sum over (default: all elements)"},
+            params={
+                "axis": "the axis to sum over (default: all elements)",
+                "keepdims": "keep the summed axis with length 1 (default false), so the sum "
+                "broadcasts back against x, as softmax's np.sum(..., keepdims=True)",
+            },
             check=check_axis,
-            make=lambda params: layers.Sum(params["axis"]),
+            make=lambda params: layers.Sum(params["axis"], params["keepdims"]),
             jvp=sum_jvp,
             samples=(
                 Sample((signed(2, 3, 4),)),
@@ -631,7 +759,88 @@ OPS: dict[str, Op] = {
                 Sample((signed(2, 3, 4),), {"axis": 1}),
                 Sample((signed(2, 3, 4),), {"axis": -1}),
                 Sample((signed(),)),
+                Sample((signed(2, 3),), {"axis": -1, "keepdims": True}),
+                Sample((signed(3),), {"axis": -1, "keepdims": True}),
+                Sample((signed(2, 3),), {"keepdims": True}),
             ),
+        ),
+        # Appendix A: the two layers of figure 5-29 and the primitives they expand into.
+        Op(
+            "softmax",
+            layers.Softmax,
+            ("x",),
+            "Softmax",
+            "out = exp(x) / sum(exp(x))",
+            ("dx = out * (dout - sum(dout * out))",),
+            softmax_shape,
+            "The Softmax layer of figure 5-29, along the last axis (the book's softmax, the "
+            "maximum subtracted first); it expands into Appendix A's exp, sum, / and x.",
+            box=True,
+            jvp=softmax_jvp,
+            expand=expand_softmax,
+            samples=(
+                Sample((signed(3),)),
+                Sample((signed(4, 3),), note="batch"),
+                Sample((np.log([0.3, 0.2, 0.5]),), note="figure 5-30"),
+            ),
+        ),
+        Op(
+            "cross_entropy_error",
+            layers.CrossEntropyError,
+            ("y", "t"),
+            "Cross Entropy Error",
+            "loss = -sum(t * log(y)) / N",
+            ("dy = -dout * t / y / N", "(t is data)"),
+            labels_shape("y"),
+            "The Cross Entropy Error layer of figure 5-29 (the book's cross_entropy_error "
+            "without its 1e-7, see layers.CrossEntropyError); it expands into Appendix A's "
+            "log, x t, sum, x -1 and the mean over the batch.",
+            box=True,
+            check_values=check_class_indices,
+            collect=softmax_with_loss_backward,
+            jvp=cross_entropy_error_jvp,
+            expand=expand_cross_entropy_error,
+            samples=(
+                Sample((positive(3), [0.0, 1.0, 0.0]), note="one-hot"),
+                Sample((positive(3), 2.0), note="class index"),
+                Sample((positive(4, 3), np.eye(3)[[0, 2, 1, 2]]), note="one-hot batch"),
+                Sample((positive(4, 3), [0.0, 2.0, 1.0, 2.0]), note="class indices"),
+                Sample((positive(2, 3), [[0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]), note="soft"),
+                # figure 5-30: y = (0.3, 0.2, 0.5) for the label 1
+                Sample(([0.3, 0.2, 0.5], [0.0, 1.0, 0.0]), note="figure 5-30"),
+            ),
+        ),
+        Op(
+            "one_hot",
+            layers.OneHot,
+            ("t", "x"),
+            "one-hot",
+            "out = t as one-hot rows of x's shape",
+            ("(t is data)", "dx = 0 (x gives the shape only)"),
+            one_hot_shape,
+            "Labels as one-hot rows: class indices become rows with a single 1; one-hot or "
+            "soft labels pass unchanged (Appendix A multiplies log y by a one-hot t).",
+            check_values=check_one_hot_indices,
+            jvp=lambda i, out, p, t: np.zeros(np.shape(out)),
+            samples=(
+                Sample((2.0, signed(3)), note="class index"),
+                Sample(([0.0, 2.0, 1.0], signed(3, 3)), note="class indices"),
+                Sample(([0.0, 1.0, 0.0], signed(3)), note="one-hot"),
+            ),
+        ),
+        Op(
+            "mean",
+            layers.Mean,
+            ("x",),
+            "÷N",
+            "out = sum(x) / N",
+            ("dx = dout / N",),
+            lambda shapes, params: (),
+            "The mean over the batch: the per-sample losses summed and divided by their "
+            "number N (1 for one sample), as the book's cross_entropy_error divides by "
+            "batch_size.",
+            jvp=lambda i, out, p, t: np.sum(t[0]) / np.size(t[0]),
+            samples=unary_samples(),
         ),
     ]
 }
@@ -672,6 +881,23 @@ def affine_temporaries(shapes: list[Shape], out: Shape) -> Temporaries:
     return Temporaries(scratch=(math.prod(out),))  # x . W before + b
 
 
+def softmax_temporaries(shapes: list[Shape], out: Shape) -> Temporaries:
+    n = math.prod(out)
+    # Kept: y. Scratch: the shifted x and exp of it twice (the book's one line); in backward
+    # dout * y and dout - its sum.
+    return Temporaries(kept=(n,), scratch=(n, n, n))
+
+
+def cross_entropy_error_temporaries(shapes: list[Shape], out: Shape) -> Temporaries:
+    y, t = shapes
+    n = math.prod(y)
+    # Kept: t as one-hot when it holds class indices, and the mask t != 0 (bytes, counted as
+    # elements). Scratch: the mask, y where labelled, log y and t * log y; in backward the
+    # same few arrays of y's size.
+    one_hot = (n,) if t != y else ()
+    return Temporaries(kept=one_hot, scratch=(n, n, n, n))
+
+
 def softmax_with_loss_temporaries(shapes: list[Shape], out: Shape) -> Temporaries:
     x, t = shapes
     n = math.prod(x)
@@ -694,6 +920,9 @@ OP_TEMPORARIES: dict[str, Callable[[list[Shape], Shape], Temporaries]] = {
     "tanh": elementwise_scratch(1),
     "affine": affine_temporaries,
     "softmax_with_loss": softmax_with_loss_temporaries,
+    "softmax": softmax_temporaries,
+    "cross_entropy_error": cross_entropy_error_temporaries,
+    "one_hot": elementwise_scratch(1),
 }
 for _name, _rule in OP_TEMPORARIES.items():
     OPS[_name] = replace(OPS[_name], temporaries=_rule)

@@ -249,6 +249,10 @@ CASES = {
     "affine": [(50, 200), (200, 100), (100,)],
     "sum": [(100, 200)],
     "softmax_with_loss": [(4, 5000), (4,)],
+    "softmax": [(4, 5000)],
+    "cross_entropy_error": [(4, 5000), (4,)],
+    "one_hot": [(4,), (4, 5000)],
+    "mean": [(N,)],
 }
 
 
@@ -262,8 +266,10 @@ def test_op_declared_temporaries_bound_what_forward_and_backward_allocate(name):
     shapes = CASES[name]
     r = np.random.default_rng(0)
     inputs = [r.uniform(0.5, 2.0, s) for s in shapes]
-    if name == "softmax_with_loss":
+    if name in ("softmax_with_loss", "cross_entropy_error"):
         inputs[1] = np.array([0.0, 1.0, 4999.0, 7.0])  # class indices
+    if name == "one_hot":
+        inputs[0] = np.array([0.0, 1.0, 4999.0, 7.0])
     params = ops.check_params(op_, {})
     out_shape = op_.shape_rule(shapes, params)
     declared = op_.temporaries_for(shapes, out_shape)
@@ -292,8 +298,10 @@ def test_op_declared_temporaries_bound_what_forward_allocates(name):
     shapes = CASES[name]
     r = np.random.default_rng(0)
     inputs = [r.uniform(0.5, 2.0, s) for s in shapes]
-    if name == "softmax_with_loss":
+    if name in ("softmax_with_loss", "cross_entropy_error"):
         inputs[1] = np.array([0.0, 1.0, 4999.0, 7.0])
+    if name == "one_hot":
+        inputs[0] = np.array([0.0, 1.0, 4999.0, 7.0])
     params = ops.check_params(op_, {})
     out_shape = op_.shape_rule(shapes, params)
     declared = op_.temporaries_for(shapes, out_shape)

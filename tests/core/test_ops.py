@@ -216,7 +216,13 @@ def test_formula_functions_and_composites_come_from_the_entries():
         "sigmoid": ("sigmoid", {}),
         "tanh": ("tanh", {}),
     }
-    assert composite_ops() == ("sigmoid", "affine")
+    assert composite_ops() == (
+        "sigmoid",
+        "affine",
+        "softmax_with_loss",
+        "softmax",
+        "cross_entropy_error",
+    )
 
 
 def test_mul_backward_on_the_books_apples():

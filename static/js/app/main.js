@@ -17,7 +17,7 @@ import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } 
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
 import { formatNumber, isScalar, numberProblem, parseNumber, toNumber } from '../viewer/format.js';
-import { isEditableLeaf } from '../viewer/nodes.js';
+import { isEditableLeaf, withoutGroup } from '../viewer/nodes.js';
 import { mountViewer } from '../viewer/viewer.js';
 
 const $ = (id) => document.getElementById(id);
@@ -291,7 +291,7 @@ viewer.on('valueedit', ({ node, value }) => onEdit(node, value, true));
 viewer.on('valueinvalid', ({ node, text }) => panel.showError(node, t(numberProblem(text), { text })));
 viewer.on('editrequest', ({ node }) => panel.focus(node));
 viewer.on('expand', ({ node }) => setExpand([...state.expand.filter((x) => x !== node), node]));
-viewer.on('collapse', ({ node }) => setExpand(state.expand.filter((x) => x !== node)));
+viewer.on('collapse', ({ node }) => setExpand(withoutGroup(state.expand, node))); // and the groups nested in it
 viewer.on('speed', ({ speed }) => {
   state.speed = speed;
   writeState(state);

@@ -4,7 +4,7 @@
 
 import dagre from '../../vendor/dagre.esm.js';
 import { formatValue, isScalar } from './format.js';
-import { groupsOf, nodeLabel } from './nodes.js';
+import { groupsOf, nodeLabel, parentGroup } from './nodes.js';
 
 // The node the output's edge points to, off the right of the graph as in the book's figures.
 const SINK = '\u0000output';
@@ -109,6 +109,11 @@ export function layoutGraph(trace) {
     if (!ops.length) continue;
     g.setNode(GROUP + id, {});
     for (const node of ops) g.setParent(node.id, GROUP + id);
+  }
+  // Appendix A: a group expanded inside another (L/softmax inside L) is drawn inside its box.
+  for (const id of groups.keys()) {
+    const parent = parentGroup(id, groups);
+    if (parent && g.hasNode(GROUP + id) && g.hasNode(GROUP + parent)) g.setParent(GROUP + id, GROUP + parent);
   }
   for (const edge of [...graph.edges, sinkEdge(graph)].reverse()) {
     const value = values[edge.source];

@@ -10,7 +10,7 @@ import { formatNumber, formatValue, isScalar, shapeOf, shapeText } from './forma
 import { heatmap } from './heatmap.js';
 import { morphChildren } from './morph.js';
 import { t } from './i18n.js';
-import { groupSymbol, nodeLabel } from './nodes.js';
+import { expandKey, groupSymbol, nodeLabel } from './nodes.js';
 import { opView, pretty, sumText } from './op-views.js';
 import { isFormulaVariable, symbolicSection } from './symbolic-section.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
@@ -53,22 +53,27 @@ function metaLine({ trace, node }) {
 }
 
 /**
- * "Expand y" on a composite node (sigmoid, Affine), "Collapse y" on a node drawn from one.
+ * "Expand y" on a composite node (sigmoid, Affine), "Collapse y" on a node drawn from one; both
+ * on a composite drawn from one (the Softmax inside an expanded Softmax-with-Loss).
  * The accessible names stay English like every control's; the visible text follows the language.
  */
 function expandControl({ trace, node }) {
   if (!node.composite && !node.group) return null;
   const row = el('div', 'expand-row');
-  const button = el('button', 'small');
+  let button = el('button', 'small');
   button.type = 'button';
   if (node.composite) {
     const label = nodeLabel(node);
     button.textContent = t('expandNode', { label });
     button.setAttribute('aria-label', `Expand ${label}`);
     button.dataset.action = 'expand';
-    button.dataset.target = node.id;
+    button.dataset.target = expandKey(node);
     row.append(button, el('span', 'hint', t('expandHint')));
-  } else {
+    if (!node.group) return row;
+    button = el('button', 'small');
+    button.type = 'button';
+  }
+  { // the collapse button of a node drawn from a composite
     const composite = trace.graph.nodes.find((n) => n.id === node.group);
     const label = composite ? nodeLabel(composite) : node.group;
     button.textContent = t('collapseNode', { label });

@@ -40,6 +40,38 @@ export function groupSymbol(members) {
   if (named) return named.group_symbol;
   const ops = new Set(members.map((n) => n.op));
   if (ops.has('matmul')) return 'Affine';
+  const appendix = appendixGroupSymbol(ops);
+  if (appendix) return appendix;
   if (ops.has('exp') && ops.has('reciprocal')) return 'sigmoid';
   return members.length ? members[members.length - 1].id : '';
+}
+
+// ---- Appendix A: nested expansion (Softmax-with-Loss -> Softmax and Cross Entropy Error ->
+// the appendix's primitives; app/core/composites.py) ----
+
+/** The symbol of a group of figure 5-29 or Appendix A, or null for another group. */
+function appendixGroupSymbol(ops) {
+  if (ops.has('softmax') || ops.has('cross_entropy_error')) return 'Softmax-with-Loss';
+  if (ops.has('one_hot')) return 'Cross Entropy Error';
+  if (ops.has('exp') && ops.has('sum')) return 'Softmax';
+  return null;
+}
+
+/**
+ * What to list in `expand` to draw this composite as its primitives: its id, or for a composite
+ * that kept the id of the one it came from (the Cross Entropy Error node of an expanded
+ * Softmax-with-Loss L is L too) `L/cross_entropy_error`, which also names its group.
+ */
+export const expandKey = (node) => (node.group === node.id ? `${node.id}/${node.op}` : node.id);
+
+/** The expand list without `group` and the groups nested in it (whose ids start `group/`). */
+export const withoutGroup = (expand, group) => expand.filter((x) => x !== group && !x.startsWith(`${group}/`));
+
+/** The group an expanded group sits in (L for L/softmax): the longest other one it starts with. */
+export function parentGroup(id, groups) {
+  let parent = null;
+  for (const other of groups.keys()) {
+    if (other !== id && id.startsWith(`${other}/`) && (!parent || other.length > parent.length)) parent = other;
+  }
+  return parent;
 }
