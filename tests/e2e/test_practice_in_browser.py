@@ -162,11 +162,15 @@ def test_practice_in_japanese_with_full_width_digits(page: Page):
     page.keyboard.press("End")
     # Past price's step: its gradients are still asked first.
     expect_step(page, 4)
-    expect(page.locator("#practice-prompt")).to_contain_text("price（×）の逆伝播：apple_price へ流れる勾配は？")
+    expect(page.locator("#practice-prompt")).to_contain_text(
+        "price（×）の逆伝播：apple_price へ流れる勾配は？"
+    )
     answer(page, "１．１")
     answer(page, "２００")
     answer(page, "110")
-    expect(page.locator("#practice-feedback")).to_have_text("違います：110 は ∂L/∂apple ではありません。")
+    expect(page.locator("#practice-feedback")).to_have_text(
+        "違います：110 は ∂L/∂apple ではありません。"
+    )
     expect(page.locator("#practice-hints")).to_contain_text(
         "乗算ノードの逆伝播は、上流の値（dout）に、順伝播のときの入力信号を「ひっくり返した」値を掛けます"
     )
@@ -178,35 +182,37 @@ def test_practice_in_japanese_with_full_width_digits(page: Page):
 
 def test_a_tensor_edge_asks_its_shape_then_one_element(page: Page, server_url):
     trace = httpx.post(f"{server_url}/api/trace", json={"example": "affine"}).json()
-    grads = {e["edge"]: e["grad"] for s in trace["steps"] if s["phase"] == "backward" for e in s["edges"]}
+    backward = [step for step in trace["steps"] if step["phase"] == "backward"]
+    grads = {e["edge"]: e["grad"] for step in backward for e in step["edges"]}
     open_example(page, "affine", "&step=99")
     practice_on(page)
     expect_step(page, 3)  # back to the first question, Y's backward step
     prompt = page.locator("#practice-prompt")
     expect(prompt).to_contain_text("∂L/∂X_dot_W is a tensor. First, its shape?")
     answer(page, "(3, 1)")
-    expect(page.locator("#practice-hints")).to_contain_text("A gradient has the shape of the value it belongs to")
+    hints = page.locator("#practice-hints")
+    expect(hints).to_contain_text("A gradient has the shape of the value it belongs to")
     answer(page, "(3,)")
-    expect(page.locator("#practice-feedback")).to_have_text("Right: ∂L/∂X_dot_W has the shape (3,).")
+    feedback = page.locator("#practice-feedback")
+    expect(feedback).to_have_text("Right: ∂L/∂X_dot_W has the shape (3,).")
     expect(prompt).to_contain_text("∂L/∂X_dot_W has the shape (3,). Now its element")
     for edge in ["X_dot_W->Y:0", "B->Y:1"]:
         if edge == "B->Y:1":
             answer(page, "3")  # B's shape, typed without parentheses
-        index = [int(i) for i in re.search(r"element \[([\d, ]+)\]", prompt.inner_text()).group(1).split(",")]
+        index = asked_index(prompt)
         answer(page, str(element(grads[edge], index)))
     # The dot node's backward: X's shape, then an element by dX = dY · Wᵀ.
     expect_step(page, 4)
     answer(page, "(2,)")
-    index = [int(i) for i in re.search(r"element \[([\d, ]+)\]", prompt.inner_text()).group(1).split(",")]
+    index = asked_index(prompt)
     answer(page, "5")
-    hints = page.locator("#practice-hints")
     expect(hints).to_contain_text("Affine: dX = dY · Wᵀ")
     expect(hints).to_contain_text(f"Σₖ dout[k] · W[{index[0]}, k]")
     answer(page, str(element(grads["X->X_dot_W:0"], index)))
     expect(edge_grad(page, "X->X_dot_W:0")).to_have_text("[0.9, 1.2]")
     # W: the shape, then two wrong elements and Reveal shows the server's number.
     answer(page, "(2, 3)")
-    index = [int(i) for i in re.search(r"element \[([\d, ]+)\]", prompt.inner_text()).group(1).split(",")]
+    index = asked_index(prompt)
     answer(page, "7")
     answer(page, "8")
     page.get_by_role("button", name="Reveal", exact=True).click()
@@ -217,6 +223,13 @@ def test_a_tensor_edge_asks_its_shape_then_one_element(page: Page, server_url):
     # Right first time: X_dot_W's element, B's shape and element, X's shape, W's shape.
     expect(page.locator("#practice-score")).to_have_text("5 of 8 right, first try")
     expect(page.locator("#practice-summary")).to_contain_text("Done: all 4 gradients of this graph")
+
+
+def asked_index(prompt) -> list[int]:
+    """The index of the element the prompt asks for: "element [0, 1]" -> [0, 1]."""
+    expect(prompt).to_contain_text("Now its element")
+    found = re.search(r"element \[([\d, ]+)\]", prompt.inner_text())
+    return [int(i) for i in found.group(1).split(",")]
 
 
 def element(value, index):
@@ -282,7 +295,8 @@ def test_a_formula_hides_sympys_derivative_and_asks_the_sum_at_its_fork(page: Pa
     expect(prompt).to_contain_text("x feeds 2 nodes")
     expect(page.locator('#graph [data-node="x"] .node-grad')).to_have_text("Σ ?")
     answer(page, "1")
-    expect(page.locator("#practice-hints")).to_contain_text("At a fork the gradients add up (the chain rule)")
+    fork_hint = "At a fork the gradients add up (the chain rule)"
+    expect(page.locator("#practice-hints")).to_contain_text(fork_hint)
     answer(page, "2")
     expect(page.locator('#graph [data-node="x"] .node-grad')).to_have_text("Σ 2")
     expect(table).to_contain_text("y + 1")
@@ -317,7 +331,9 @@ SCREENSHOTS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "viewport", "extra"), SCREENSHOTS, ids=[s[0] for s in SCREENSHOTS])
+@pytest.mark.parametrize(
+    ("name", "viewport", "extra"), SCREENSHOTS, ids=[n for n, _, _ in SCREENSHOTS]
+)
 def test_practice_screenshots_fit_the_page(page: Page, name, viewport, extra):
     page.set_viewport_size(viewport)
     open_example(page, "apple", "&step=3" + extra)
@@ -329,6 +345,7 @@ def test_practice_screenshots_fit_the_page(page: Page, name, viewport, extra):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name))
     assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
-    for locator in [page.get_by_label("Your gradient", exact=True), page.get_by_role("button", name="Check", exact=True)]:
+    field = page.get_by_label("Your gradient", exact=True)
+    for locator in [field, page.get_by_role("button", name="Check", exact=True)]:
         box = locator.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
