@@ -153,6 +153,18 @@ def test_practice_by_keyboard_alone(page: Page):
     expect(page.locator("#practice-score")).to_have_text("1 of 2 right, first try")
 
 
+def test_playing_stops_at_the_first_question(page: Page):
+    open_example(page, "apple", "&speed=4")
+    practice_on(page)
+    expect(page.locator("#practice-prompt")).to_contain_text("from step 3")
+    page.get_by_role("button", name="Play", exact=True).click()
+    expect_step(page, 3)
+    expect(page.get_by_label("Your gradient", exact=True)).to_be_focused()
+    page.wait_for_timeout(800)  # three steps' time at 4x: still paused at the question
+    expect_step(page, 3)
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible()
+
+
 def test_practice_in_japanese_with_full_width_digits(page: Page):
     open_example(page, "apple", "&lang=ja")
     switch = page.get_by_role("checkbox", name="Practice")

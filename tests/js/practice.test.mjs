@@ -168,4 +168,10 @@ test('a forward-mode trace pauses practice: nothing hidden, nothing asked', () =
   // Back in reverse mode the same questions are asked again where they were.
   session.setTrace(appleTrace(), 'apple');
   assert.equal(session.pending(3).source, 'apple_price');
+  // The page's Forward mode switch pauses it as well, whatever trace is shown.
+  session.setForwardMode(true);
+  assert.equal(session.pending(3), null);
+  assert.equal(session.isHidden({ edge: 'apple->apple_price:0' }), false);
+  session.setForwardMode(false);
+  assert.equal(session.isHidden({ edge: 'apple->apple_price:0' }), true);
 });

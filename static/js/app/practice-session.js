@@ -6,7 +6,8 @@
 // step has run). A new trace of the same graph (an edited value, another upstream gradient, an
 // expand) keeps the answers whose gradient is unchanged and asks again the ones it changed; the
 // score goes on counting. Another graph (example, formula, training iteration) starts afresh.
-// A forward-mode trace pauses the session: it has no backward pass to ask about.
+// A forward-mode trace pauses the session (it has no backward pass to ask about), and so does
+// the page's Forward mode switched on (setForwardMode), however it shows its tangents.
 
 import { practiceQuestions } from './practice-questions.js';
 
@@ -22,7 +23,18 @@ export class PracticeSession {
     this.records = new Map();
     this.ownQuestion = new Map();
     this.tally = { done: 0, right: 0 };
-    this.paused = false;
+    this.forwardTrace = false;
+    this.forwardMode = false;
+  }
+
+  /** Paused: the page shows forward mode (a forward-mode trace, or its Forward mode switch). */
+  get paused() {
+    return this.forwardTrace || this.forwardMode;
+  }
+
+  /** The page's Forward mode switch: on pauses the session, off resumes it where it was. */
+  setForwardMode(on) {
+    this.forwardMode = !!on;
   }
 
   /**
@@ -37,8 +49,8 @@ export class PracticeSession {
       this.tally = { done: 0, right: 0 };
       this.setQuestions([]);
     }
-    this.paused = trace.mode === 'forward';
-    if (this.paused) return { reset, reasked: 0 };
+    this.forwardTrace = trace.mode === 'forward';
+    if (this.forwardTrace) return { reset, reasked: 0 };
     this.trace = trace;
     this.setQuestions(practiceQuestions(trace));
     let reasked = 0;

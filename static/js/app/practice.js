@@ -74,6 +74,16 @@ export class PracticePanel {
     if (reset || reasked) this.asked = null;
   }
 
+  /**
+   * The page's Forward mode (issue 9's other toggle) switched on or off: practice is about the
+   * backward pass, so it pauses (nothing hidden, nothing asked) and resumes where it was.
+   */
+  setForwardMode(on) {
+    this.session.setForwardMode(on);
+    this.asked = null;
+    if (this.on) this.viewer.setGradientHidden(this.hidden);
+  }
+
   /** Whether gradients are being hidden right now (the gradient check would show them). */
   hidesGradients() {
     return this.on && !this.session.paused && !this.session.complete;
