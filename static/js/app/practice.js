@@ -44,6 +44,7 @@ export class PracticePanel {
     this.asked = null; // "id/stage" of the question on screen
     this.feedback = null; // {key, params, kind} of the last answer, translated at each render
     this.hints = [];
+    this.latest = null; // the trace on screen, until practice takes it up
     this.hidden = (target) => this.session.isHidden(target);
 
     elements.toggle.checked = false;
@@ -62,8 +63,19 @@ export class PracticePanel {
     viewer.on('render', () => this.render());
   }
 
-  /** The trace about to be shown; key names its graph (another graph: a new session). */
+  /**
+   * The trace about to be shown; key names its graph (another graph: a new session). While
+   * practice is off it is only kept (no work on every edit), and taken up when switched on.
+   */
   setTrace(trace, key) {
+    this.latest = { trace, key };
+    if (this.on) this.takeTrace();
+  }
+
+  takeTrace() {
+    if (!this.latest) return;
+    const { trace, key } = this.latest;
+    this.latest = null;
     const { reset, reasked } = this.session.setTrace(trace, key);
     if (reset) {
       this.feedback = null;
@@ -94,7 +106,10 @@ export class PracticePanel {
     this.on = !!on;
     this.el.toggle.checked = this.on;
     this.asked = null;
-    if (this.on) this.onStart();
+    if (this.on) {
+      this.takeTrace();
+      this.onStart();
+    }
     this.viewer.setGradientHidden(this.on ? this.hidden : null);
     if (!this.on) {
       this.render();
