@@ -11,6 +11,7 @@ import { ForwardPanel } from './forward-panel.js';
 import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
 import { PathsPanel } from './paths-panel.js';
+import { PracticePanel } from './practice.js';
 import { TrainingPanel } from './training-panel.js';
 import { serverMessage } from './server-messages.js';
 import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
@@ -48,6 +49,12 @@ const expressionPanel = new ExpressionPanel({
 const gradcheck = new GradcheckPanel({
   button: $('gradcheck-run'), status: $('gradcheck-status'), result: $('gradcheck-result'),
 }, runGradcheck);
+// Practice mode (issue 9): the learner predicts each gradient before it is shown (practice.js).
+const practice = new PracticePanel({
+  toggle: $('practice-toggle'), panel: $('practice-panel'), prompt: $('practice-prompt'), form: $('practice-form'),
+  answer: $('practice-answer'), check: $('practice-check'), reveal: $('practice-reveal'), feedback: $('practice-feedback'),
+  hints: $('practice-hints'), score: $('practice-score'), summary: $('practice-summary'),
+}, { viewer, graph: graphEl, raw: () => state.raw, focusGraph, onStart: () => gradcheck.clear() });
 
 // ---- forward mode and paths (issue 9): the panels own their state fields; a change of mode
 // or wrt traces again, a change of the paths' ends asks /api/paths again ----
@@ -175,6 +182,8 @@ function showTrace(result, request) {
   graphEl.dataset.example = state.graph || state.expression !== null ? '' : state.example;
   graphEl.dataset.expression = state.expression ?? '';
   if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
+  // Before the viewer draws it: practice decides which gradients stay hidden (a new graph: a new session).
+  practice.setTrace(result, JSON.stringify([state.example, state.graph, state.expression, state.training]));
   const { drawn } = viewer.update(result, { step: request.position ?? state.step });
   // A new structure has new leaves: their editors are built anew, else only their numbers change.
   if (drawn) panel.build(result, state.raw);
@@ -233,6 +242,10 @@ function checkKey() {
 
 async function runGradcheck() {
   if (!trace) return;
+  if (practice.hidesGradients()) {
+    gradcheck.showError(t('practice.gcHeld'));
+    return;
+  }
   const key = checkKey();
   const source = JSON.stringify(sourceOf(state));
   gradcheck.setBusy(true);
@@ -240,6 +253,7 @@ async function runGradcheck() {
     const result = await fetchGradcheck({ ...sourceOf(state), values: state.values });
     gradcheck.setBusy(false);
     if (source !== JSON.stringify(sourceOf(state))) return; // answers for a graph no longer shown
+    if (practice.hidesGradients()) return gradcheck.showError(t('practice.gcHeld')); // switched on meanwhile
     gradcheck.show(result, key, state.raw);
     gradcheck.markStale(key !== checkKey());
   } catch (error) {

@@ -211,8 +211,9 @@ export class GraphView {
   /**
    * Shows position p of the timeline: texts, known/unknown classes, the current node, and a
    * pulse along the edges the current step produces (only when the step itself changed).
+   * hidden({edge} | {node}): a gradient the host hides for now (Practice mode), drawn "?".
    */
-  update(timeline, p, { raw, selected }) {
+  update(timeline, p, { raw, selected, hidden = () => false }) {
     const { trace } = this;
     const { graph, values, grads } = trace;
     const step = currentStep(timeline, p);
@@ -228,7 +229,8 @@ export class GraphView {
       el.group.classList.toggle('selected', selected === node.id);
       const fork = (timeline.outgoing[node.id] || []).length > 1;
       const gradKnown = fork && isNodeGradKnown(timeline, node.id, p);
-      el.sum.textContent = gradKnown && grads[node.id] !== null ? 'Σ ' + formatValue(grads[node.id], raw) : '';
+      const sumText = hidden({ node: node.id }) ? '?' : formatValue(grads[node.id], raw);
+      el.sum.textContent = gradKnown && grads[node.id] !== null ? 'Σ ' + sumText : '';
     }
 
     const pulses = [];
@@ -240,14 +242,18 @@ export class GraphView {
       const grad = edge.sink ? trace.dout : timeline.edgeGrad[edge.id];
       const sourceNode = this.nodesById[edge.source];
       const takesGrad = sourceNode.requires_grad !== false;
+      const gradHidden = gradKnown && takesGrad && !edge.sink && hidden({ edge: edge.id });
       el.group.classList.toggle('value-known', valueKnown);
-      el.group.classList.toggle('grad-known', gradKnown && takesGrad);
+      el.group.classList.toggle('grad-known', gradKnown && takesGrad && !gradHidden);
+      el.group.classList.toggle('grad-hidden', gradHidden);
       setText(el.shape, shapeText(shapeOf(value)), null);
       setText(el.value, valueKnown ? formatValue(value, raw) : '?', valueKnown ? null : notComputed);
       if (!takesGrad) {
         setText(el.grad, '', null);
       } else if (!gradKnown) {
         setText(el.grad, '?', notComputed);
+      } else if (gradHidden) {
+        setText(el.grad, '?', t('gradHidden'));
       } else if (grad === null || grad === undefined) {
         setText(el.grad, '—', t('noGrad'));
       } else {

@@ -87,14 +87,15 @@ function expandControl({ trace, node }) {
 }
 
 /** The node's value and gradient at position p ("not computed yet" before their steps). */
-function facts({ trace, timeline, p, node, raw }) {
+function facts({ trace, timeline, p, node, raw, hidden }) {
   const list = el('dl', 'facts');
   const add = (name, text, cls) => list.append(el('dt', '', name), el('dd', cls, text));
   const valueKnown = isValueKnown(timeline, node.id, p);
   const gradKnown = isNodeGradKnown(timeline, node.id, p);
   const grad = trace.grads[node.id];
   add(t('value'), valueKnown ? formatValue(trace.values[node.id], raw, 9, Infinity) : t('notComputed'), valueKnown ? 'value' : 'unknown');
-  const gradText = !gradKnown ? t('notComputed') : grad === null || grad === undefined ? t('noGrad') : formatValue(grad, raw, 9, Infinity);
+  const gradText = !gradKnown ? t('notComputed') : grad === null || grad === undefined ? t('noGrad')
+    : hidden({ node: node.id }) ? '?' : formatValue(grad, raw, 9, Infinity);
   add(t('gradient'), gradText, gradKnown ? 'grad' : 'unknown');
   if (timeline.tangent) {
     // Forward mode: the node's tangent d node / d wrt (tangents.js).
@@ -138,9 +139,14 @@ function forwardSection(context) {
 
 /** The chain rule along one input edge; for a matrix, the shapes and a heatmap of the gradient. */
 function chainItem(context, e, bwdStep) {
-  const { raw, view, label } = context;
+  const { raw, view, label, hidden } = context;
   const item = el('div', 'chain');
   item.appendChild(el('p', 'edge-name', `→ ${label(e.source)}`));
+  if (hidden({ edge: e.edge })) {
+    // Practice mode: the formula, not the numbers that would give the answer away.
+    item.appendChild(el('p', 'numbers grad', `${pretty(e.formula)} = ?`));
+    return item;
+  }
   item.appendChild(el('p', 'numbers grad', view.backwardNumbers(context, e, bwdStep)));
   if (e.local === null || e.local === undefined) {
     const shapes = view.matrixShapes(context, e, bwdStep);
@@ -157,13 +163,13 @@ function chainItem(context, e, bwdStep) {
 
 /** Backward: dout and the chain rule for each input edge, once the node's backward step ran. */
 function backwardSection(context) {
-  const { timeline, p, node, raw } = context;
+  const { timeline, p, node, raw, hidden } = context;
   const bwdStep = timeline.stepsOf[node.id].backward;
   if (!bwdStep) return null;
   const section = el('section', 'inspector-section');
   section.appendChild(el('h4', '', t('backwardHeading')));
   if (isEdgeGradKnown(timeline, (bwdStep.edges[0] || {}).edge, p) || bwdStep.index < p) {
-    section.appendChild(el('p', 'numbers', `dout = ${formatValue(bwdStep.dout, raw, 9, Infinity)}`));
+    section.appendChild(el('p', 'numbers', `dout = ${hidden({ node: node.id }) ? '?' : formatValue(bwdStep.dout, raw, 9, Infinity)}`));
     for (const e of bwdStep.edges) section.appendChild(chainItem(context, e, bwdStep));
   } else {
     for (const e of bwdStep.edges) section.appendChild(el('p', 'formula', pretty(e.formula)));
@@ -173,17 +179,20 @@ function backwardSection(context) {
 }
 
 /** A fork: each consumer sends a part, and the parts add up. */
-function forkSection({ timeline, p, node, raw, label }) {
+function forkSection({ timeline, p, node, raw, label, hidden }) {
   const acc = timeline.stepsOf[node.id].accumulate;
   if (!acc) return null;
   const section = el('section', 'inspector-section');
   section.appendChild(el('h4', '', t('forkHeading')));
   if (acc.index < p) {
+    const partText = (part) => (hidden({ edge: part.edge }) ? '?' : formatValue(part.grad, raw));
     for (const part of acc.parts) {
-      section.appendChild(el('p', 'numbers grad', `← ${label(part.target)}: ${formatValue(part.grad, raw)}`));
+      section.appendChild(el('p', 'numbers grad', `← ${label(part.target)}: ${partText(part)}`));
     }
-    const parts = sumText(acc.parts.map((part) => part.grad), raw);
-    section.appendChild(el('p', 'numbers grad sum', `d${nodeLabel(node)} = ${parts} = ${formatValue(acc.sum, raw)}`));
+    const parts = acc.parts.some((part) => hidden({ edge: part.edge })) ? acc.parts.map(partText).join(' + ')
+      : sumText(acc.parts.map((part) => part.grad), raw);
+    const sum = hidden({ node: node.id }) ? '?' : formatValue(acc.sum, raw);
+    section.appendChild(el('p', 'numbers grad sum', `d${nodeLabel(node)} = ${parts} = ${sum}`));
   } else {
     section.appendChild(el('p', 'unknown', t('notComputed')));
   }
@@ -244,12 +253,13 @@ export class Inspector {
   /**
    * Renders the inspector for nodeId at position p; pinned: the user chose the node (rather
    * than following the current step), so a "Follow the step" button is offered.
+   * hidden({edge} | {node}): a gradient the host hides for now (Practice mode), written "?".
    */
-  render({ trace, timeline, p, nodeId, pinned, raw }) {
+  render({ trace, timeline, p, nodeId, pinned, raw, hidden = () => false }) {
     const node = trace.graph.nodes.find((n) => n.id === nodeId);
     const labels = new Map(trace.graph.nodes.map((n) => [n.id, nodeLabel(n)]));
     const context = {
-      trace, timeline, p, node, pinned, raw,
+      trace, timeline, p, node, pinned, raw, hidden,
       step: currentStep(timeline, p),
       op: node ? this.ops[node.op] || {} : {},
       view: opView(node ? node.op : null),

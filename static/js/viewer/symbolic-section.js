@@ -28,13 +28,15 @@ function outputName(trace) {
 }
 
 /** sympy's derivative for one variable beside backprop's gradient at position p. */
-function comparison({ trace, timeline, p }, name) {
+function comparison({ trace, timeline, p, hidden = () => false }, name) {
   const d = trace.symbolic.derivatives[name];
   const grad = trace.grads[name];
-  const hasGrad = isNodeGradKnown(timeline, name, p) && grad !== null && grad !== undefined && isScalar(grad);
-  const hasValue = d.value !== null && d.value !== undefined;
+  // Practice mode hides sympy's derivative too: it is the gradient the learner is asked for.
+  const secret = hidden({ node: name });
+  const hasGrad = !secret && isNodeGradKnown(timeline, name, p) && grad !== null && grad !== undefined && isScalar(grad);
+  const hasValue = !secret && d.value !== null && d.value !== undefined;
   const verdict = hasGrad && hasValue ? (agrees(d.value, grad) ? 'agree' : 'differ') : null;
-  return { d, grad, hasGrad, hasValue, verdict };
+  return { d, grad, hasGrad, hasValue, verdict, secret };
 }
 
 /** In the table a mark, spelled out for assistive tools; the selected variable's line says it in words. */
@@ -54,9 +56,9 @@ function verdictMark(verdict, short = false) {
 function selectedLine(context, f, c) {
   const { node, raw } = context;
   const block = el('div', 'symbolic-compare');
-  const valueText = c.hasValue ? formatNumber(c.d.value, raw) : '—';
-  block.appendChild(el('p', 'numbers symbolic-derivative', `∂${f}/∂${node.id} = ${c.d.text} = ${valueText}`));
-  const line = el('p', 'numbers grad backprop-line', `${t('backpropGrad')}: ${c.hasGrad ? formatNumber(c.grad, raw) : t('notComputed')} `);
+  const valueText = c.secret ? '?' : c.hasValue ? formatNumber(c.d.value, raw) : '—';
+  block.appendChild(el('p', 'numbers symbolic-derivative', `∂${f}/∂${node.id} = ${c.secret ? '?' : c.d.text} = ${valueText}`));
+  const line = el('p', 'numbers grad backprop-line', `${t('backpropGrad')}: ${c.hasGrad ? formatNumber(c.grad, raw) : c.secret ? '?' : t('notComputed')} `);
   line.appendChild(verdictMark(c.verdict));
   block.appendChild(line);
   return block;
@@ -76,8 +78,8 @@ function derivativeTable(context, f, names) {
     const row = el('tr', `${node && node.id === name ? 'selected' : ''} ${c.verdict || ''}`.trim());
     row.dataset.variable = name;
     row.appendChild(el('td', 'variable', name));
-    row.appendChild(el('td', 'formula', c.d.text));
-    row.appendChild(el('td', 'number', c.hasValue ? formatNumber(c.d.value, raw) : '—'));
+    row.appendChild(el('td', 'formula', c.secret ? '?' : c.d.text));
+    row.appendChild(el('td', 'number', c.secret ? '?' : c.hasValue ? formatNumber(c.d.value, raw) : '—'));
     row.appendChild(el('td', c.hasGrad ? 'number grad' : 'number unknown', c.hasGrad ? formatNumber(c.grad, raw) : '?'));
     const cell = el('td', 'verdict-cell');
     cell.appendChild(verdictMark(c.verdict, true));

@@ -31,19 +31,28 @@ import { findParts } from './template.js';
 import { anchoredPosition, anchorOf, buildTimeline, currentStep } from './timeline.js';
 import { tangentCaption } from './tangents.js';
 
+// Practice mode's hook (setGradientHidden): by default no gradient is hidden.
+const NOTHING_HIDDEN = () => false;
+
 const EVENTS = ['step', 'select', 'valueedit', 'valueinvalid', 'editrequest', 'expand', 'collapse', 'speed', 'render'];
 
-/** The caption under the player: what the step that has just run did, with its numbers. */
-function caption(trace, step, raw) {
+/** The caption under the player: what the step that has just run did, with its numbers.
+ * hidden({edge} | {node}): a gradient the host hides (Practice mode) is written "?". */
+function caption(trace, step, raw, hidden = NOTHING_HIDDEN) {
   if (!step) return t('beforeFirst');
   const node = trace.graph.nodes.find((n) => n.id === step.node);
   const name = node ? nodeLabel(node) : step.node;
   if (step.phase === 'forward') return t('caption.forward', { node: name, value: formatValue(step.out, raw) });
-  if (step.phase === 'backward') return t('caption.backward', { node: name, dout: formatValue(step.dout, raw) });
+  if (step.phase === 'backward') {
+    return t('caption.backward', { node: name, dout: hidden({ node: step.node }) ? '?' : formatValue(step.dout, raw) });
+  }
   if (step.phase === 'tangent') return tangentCaption(trace, step, raw); // forward mode
+  const partHidden = step.parts.some((part) => hidden({ edge: part.edge }));
+  const parts = partHidden ? step.parts.map((part) => (hidden({ edge: part.edge }) ? '?' : formatValue(part.grad, raw))).join(' + ')
+    : sumText(step.parts.map((part) => part.grad), raw);
   return t('caption.accumulate', {
     node: name,
-    sum: `${sumText(step.parts.map((part) => part.grad), raw)} = ${formatValue(step.sum, raw)}`,
+    sum: `${parts} = ${hidden({ node: step.node }) ? '?' : formatValue(step.sum, raw)}`,
   });
 }
 
@@ -77,6 +86,7 @@ class Viewer {
     this.selected = options.node ?? null;
     this.closeEditor = null;
     this.editable = options.editable || isEditableLeaf;
+    this.gradientHidden = options.gradientHidden || null;
     setLanguage(options.lang || language());
 
     this.graph = new GraphView(parts.graph, {
@@ -209,6 +219,27 @@ class Viewer {
     this.render();
   }
 
+  /**
+   * Hides the gradients the host is not ready to show (the page's Practice mode):
+   * predicate({edge: id}) for an edge's gradient, predicate({node: id}) for a node's (its dout,
+   * the sum at a fork), true to write it "?" wherever it appears (graph, inspector, caption).
+   * null shows them all. Renders at once: call it again when what it answers changes.
+   */
+  setGradientHidden(predicate) {
+    this.gradientHidden = predicate || null;
+    this.render();
+  }
+
+  /** Whether the host hides the gradient of {edge: id} or {node: id} (see setGradientHidden). */
+  isGradientHidden(target) {
+    return !!this.gradientHidden && !!this.gradientHidden(target);
+  }
+
+  /** Stops playing, where the player is (the page pauses when a practice question comes). */
+  pause() {
+    this.player.pause();
+  }
+
   zoom(factor) {
     this.graph.zoom(factor);
   }
@@ -234,10 +265,11 @@ class Viewer {
     const p = this.player.position;
     const step = currentStep(timeline, p);
     const nodeId = this.selected || (step ? step.node : null);
-    this.graph.update(timeline, p, { raw: this.raw, selected: nodeId });
-    this.inspector.render({ trace, timeline, p, nodeId, pinned: !!this.selected, raw: this.raw });
+    const hidden = this.gradientHidden ? (target) => this.isGradientHidden(target) : NOTHING_HIDDEN;
+    this.graph.update(timeline, p, { raw: this.raw, selected: nodeId, hidden });
+    this.inspector.render({ trace, timeline, p, nodeId, pinned: !!this.selected, raw: this.raw, hidden });
     if (this.parts['step-counter']) this.parts['step-counter'].textContent = t('stepCounter', { i: p, n: trace.steps.length });
-    if (this.parts['step-caption']) this.parts['step-caption'].textContent = caption(trace, step, this.raw);
+    if (this.parts['step-caption']) this.parts['step-caption'].textContent = caption(trace, step, this.raw, hidden);
     // A counter that tools can wait for (bench/bench_page.py does).
     const graphEl = this.parts.graph;
     graphEl.dataset.renderCount = String(Number(graphEl.dataset.renderCount || 0) + 1);
@@ -290,9 +322,11 @@ class Viewer {
  *             outside expanded composites); editing emits 'valueedit'
  *   keyboard  where arrow keys, Home, End and space are listened for (default: element;
  *             the page passes document)
+ *   gradientHidden  ({edge} | {node}) => true for a gradient to show as "?" (see setGradientHidden)
  * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
- * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg(),
- * highlightEdges(ids), closeLeafEditor(), on(event, cb) -> off, destroy().
+ * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), setGradientHidden(predicate),
+ * isGradientHidden({edge} | {node}), pause(), zoom(f), fit(), exportSvg(), highlightEdges(ids),
+ * closeLeafEditor(), on(event, cb) -> off, destroy().
  * A trace with "mode": "forward" shows each edge's tangent d source / d wrt in the gradient's
  * place, with tangent steps on the timeline (tangents.js).
  */
