@@ -11,6 +11,7 @@ import { formatValue, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 import { t } from './i18n.js';
 import { groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
+import { slideSvg } from './svg-export.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -269,18 +270,13 @@ export class GraphView {
     this.container.replaceChildren();
   }
 
-  /** The SVG as a standalone file: the live element plus the few style rules it needs. */
-  exportSvg() {
-    const copy = this.svg.cloneNode(true);
-    copy.setAttribute('xmlns', SVG_NS);
-    copy.setAttribute('viewBox', `0 0 ${this.size.width} ${this.size.height}`);
-    copy.setAttribute('width', this.size.width);
-    copy.setAttribute('height', this.size.height);
-    copy.querySelector('.viewport').removeAttribute('transform');
-    const style = document.createElementNS(SVG_NS, 'style');
-    style.textContent = EXPORT_CSS;
-    copy.insertBefore(style, copy.firstChild);
-    return new XMLSerializer().serializeToString(copy);
+  /**
+   * The SVG as a standalone file for a slide (svg-export.js): a white background, the drawing
+   * as it looks now, then options.caption and options.legend ([{text, color}]);
+   * options.textScale enlarges its texts.
+   */
+  exportSvg(options = {}) {
+    return slideSvg(this.svg, { ...options, size: this.size, baseCss: EXPORT_CSS });
   }
 
   // ---- pan and zoom: one transform on the viewport group ----
@@ -298,6 +294,10 @@ export class GraphView {
    */
   fit() {
     if (!this.size) return;
+    if (this.fill) {
+      this.fitFilling();
+      return;
+    }
     const width = this.container.getBoundingClientRect().width;
     if (!width) return;
     const maxHeight = Math.max(240, Math.min(window.innerHeight * 0.62, 640));
@@ -317,6 +317,36 @@ export class GraphView {
       x: legible ? 8 : (width - this.size.width * k) / 2,
       y: (height - this.size.height * k) / 2,
     };
+    this.userMoved = false;
+    this.applyTransform();
+  }
+
+  // ---- presentation mode: the graph fills the area the page's layout gives it ----
+
+  /** fill: the container's height comes from the page's CSS (a full-screen layout), and fit()
+   * enlarges the graph to fill it; false: fit() picks the height, as on the normal page. */
+  setFill(fill) {
+    this.fill = !!fill;
+    if (this.fill) this.container.style.height = '';
+    this.fit();
+  }
+
+  /** Fits the graph into the whole container, up to 3x; never with labels under 16 px on the
+   * screen: a graph too big for that starts at its left (the forward pass's start), the rest a
+   * drag away. */
+  fitFilling() {
+    const rect = this.container.getBoundingClientRect();
+    if (!rect.width || !rect.height) return;
+    const label = this.svg && this.svg.querySelector('.edge-value');
+    const labelPx = label ? parseFloat(getComputedStyle(label).fontSize) || 13 : 13;
+    const margin = 24;
+    let k = Math.min((rect.width - margin) / this.size.width, (rect.height - margin) / this.size.height, 3);
+    const smallest = 16 / labelPx;
+    const tooBig = k < smallest;
+    if (tooBig) k = smallest;
+    const x = tooBig && this.size.width * k > rect.width ? margin / 2 : (rect.width - this.size.width * k) / 2;
+    const y = tooBig && this.size.height * k > rect.height ? margin / 2 : (rect.height - this.size.height * k) / 2;
+    this.transform = { k, x, y };
     this.userMoved = false;
     this.applyTransform();
   }

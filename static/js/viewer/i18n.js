@@ -152,6 +152,15 @@ const MESSAGES = {
     trConnectionLost: 'The connection to the server was lost: Resume trains again from the seed.',
     trainingOption: 'Training: iteration {iteration}',
     trainingDescription: 'Iteration {iteration} of the training run ({dataset}, hidden size {hidden}, batch {batch}, learning rate {lr}, seed {seed}): the two-layer net with that batch and the weights before its update.',
+
+    // ---- presentation mode (static/js/app/presentation.js) ----
+    'present.button': 'Presentation',
+    'present.tip': 'The graph and the player full screen, for a projector (Esc leaves; PageDown and PageUp step)',
+    'present.fontSize': 'Font size',
+    'present.smaller': 'Smaller text',
+    'present.larger': 'Larger text',
+    'present.exit': 'Exit (Esc)',
+    'present.exitTip': 'Leave presentation mode (Esc)',
   },
   ja: {
     skip: 'グラフへ移動',
@@ -306,6 +315,15 @@ const MESSAGES = {
     trConnectionLost: 'サーバーとの接続が切れました：再開するとシードから学習をやり直します。',
     trainingOption: '学習：{iteration} 回目',
     trainingDescription: '学習の {iteration} 回目（{dataset}、隠れ層 {hidden}、バッチ {batch}、学習率 {lr}、シード {seed}）：そのバッチと、更新前の重みでの 2 層ニューラルネットワークです。',
+
+    // ---- presentation mode (static/js/app/presentation.js) ----
+    'present.button': 'プレゼンテーション',
+    'present.tip': 'プロジェクター向けに計算グラフとプレーヤーを全画面で表示します（Esc で終了、PageDown・PageUp でステップを進める・戻す）',
+    'present.fontSize': '文字の大きさ',
+    'present.smaller': '文字を小さく',
+    'present.larger': '文字を大きく',
+    'present.exit': '終了 (Esc)',
+    'present.exitTip': 'プレゼンテーションを終了します (Esc)',
   },
 };
 

@@ -215,9 +215,28 @@ class Viewer {
     this.graph.fit();
   }
 
-  /** The graph as a standalone SVG file (text). */
-  exportSvg() {
-    return this.graph.exportSvg();
+  /**
+   * The graph as a standalone SVG file (text) for a slide: a white background, the current
+   * step's counter and caption and the legend inside it, its texts at fontScale (the
+   * presentation's font size; screenScale: the one the graph on screen is drawn at).
+   */
+  exportSvg({ fontScale = 1, screenScale = 1 } = {}) {
+    if (!this.trace) return '';
+    const p = this.player.position;
+    const counter = t('stepCounter', { i: p, n: this.trace.steps.length });
+    const text = this.parts['step-caption'] ? this.parts['step-caption'].textContent : caption(this.trace, currentStep(this.timeline, p), this.raw);
+    const colours = getComputedStyle(this.element);
+    const legend = [
+      { text: t('legendValue'), color: colours.getPropertyValue('--value').trim() || '#1d4ed8' },
+      { text: t('legendGrad'), color: colours.getPropertyValue('--grad').trim() || '#dc2626' },
+      { text: t('legendUnknown'), color: null },
+    ];
+    return this.graph.exportSvg({ caption: `${counter}  ${text}`, legend, fontScale, textScale: fontScale / screenScale });
+  }
+
+  /** Presentation mode: the graph fills the height the host's layout gives it (GraphView.setFill). */
+  setFill(fill) {
+    this.graph.setFill(fill);
   }
 
   /** Draws the current position: the graph's numbers and classes, the inspector, the caption. */
@@ -284,7 +303,7 @@ class Viewer {
  *   keyboard  where arrow keys, Home, End and space are listened for (default: element;
  *             the page passes document)
  * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
- * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg(),
+ * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg({fontScale, screenScale}), setFill(fill),
  * closeLeafEditor(), on(event, cb) -> off, destroy().
  */
 export function mountViewer(element, options = {}) {
