@@ -41,7 +41,13 @@ def expect_presenting(page: Page) -> None:
     expect(page.locator("#graph-area")).to_be_visible()
     expect(page.locator("#btn-forward")).to_be_visible()
     # The panels and the header are hidden: only the graph and the player are on the screen.
-    for hidden in [".topbar", ".side", "#training-panel", ".gradcheck-panel", "#example-description"]:
+    for hidden in [
+        ".topbar",
+        ".side",
+        "#training-panel",
+        ".gradcheck-panel",
+        "#example-description",
+    ]:
         expect(page.locator(hidden).first).to_be_hidden()
 
 
@@ -99,7 +105,9 @@ def test_a_whole_preset_from_the_keyboard(page: Page):
     page.keyboard.press("Enter")
     expect(page.locator("#font-size")).to_have_text("120 %")
     assert page.evaluate(LABEL_FONT_PX) == pytest.approx(before * 1.2, abs=0.05)
-    caption_px = page.locator("#step-caption").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    caption_px = page.locator("#step-caption").evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
     assert caption_px == pytest.approx(22 * 1.2, abs=0.05)
     assert page.evaluate(SMALLEST_LABEL_PX) >= 16
     # The clicker still steps with the focus on the control.
@@ -136,9 +144,13 @@ def test_japanese_labels_and_the_link_keeps_the_mode(page: Page):
     expect(button).to_have_text("プレゼンテーション")
     button.click()
     expect_presenting(page)
-    expect(page.get_by_role("button", name="Exit presentation", exact=True)).to_have_text("終了 (Esc)")
+    expect(page.get_by_role("button", name="Exit presentation", exact=True)).to_have_text(
+        "終了 (Esc)"
+    )
     expect(page.get_by_role("group", name="Font size")).to_contain_text("文字の大きさ")
-    expect(page.get_by_role("button", name="Larger text", exact=True)).to_have_attribute("title", "文字を大きく")
+    expect(page.get_by_role("button", name="Larger text", exact=True)).to_have_attribute(
+        "title", "文字を大きく"
+    )
     expect(page.locator(".legend")).to_contain_text("勾配（逆伝播）")
     page.get_by_role("button", name="Smaller text", exact=True).click()
     expect(page.locator("#font-size")).to_have_text("90 %")
@@ -231,10 +243,14 @@ def test_the_svg_download_is_a_slide(page: Page):
     # Rendered by Chromium as an image, the file alone: its size, a white corner, and ink.
     picture = page.context.new_page()
     data = base64.b64encode(text.encode("utf-8")).decode("ascii")
-    picture.set_content(f'<body style="margin:0;background:#888"><img id="slide" src="data:image/svg+xml;base64,{data}"></body>')
+    source = f"data:image/svg+xml;base64,{data}"
+    picture.set_content(f'<body style="margin:0;background:#888"><img id="slide" src="{source}">')
     image = picture.locator("#slide")
     expect(image).to_have_js_property("complete", True)
-    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [int(width), int(height)]
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [
+        int(width),
+        int(height),
+    ]
     pixels = image.evaluate(
         """img => {
           const canvas = document.createElement('canvas');
