@@ -15,7 +15,8 @@
 
 const STORAGE_KEY = 'backprop-viz.presentation-font-scale';
 const MIN_SCALE = 0.8;
-const MAX_SCALE = 2;
+// Past 1.5 the numbers of neighbouring edges run into each other (the layout has room for 13 px).
+const MAX_SCALE = 1.5;
 const SCALE_STEP = 0.1;
 
 /** The remembered font scale, or 1. */
@@ -115,7 +116,7 @@ export class Presentation {
     this.leave();
   }
 
-  /** A new font scale (0.8 to 2) for the graph's labels and the caption, remembered. */
+  /** A new font scale (0.8 to 1.5) for the graph's labels and the caption, remembered. */
   setScale(value) {
     this.scale = clampScale(value);
     try {

@@ -332,21 +332,25 @@ export class GraphView {
   }
 
   /** Fits the graph into the whole container, up to 3x; never with labels under 16 px on the
-   * screen: a graph too big for that starts at its left (the forward pass's start), the rest a
-   * drag away. */
+   * screen: a graph too big for that starts at its top left (the forward pass's start), the rest
+   * a drag away. The box fitted is what is drawn, labels enlarged by the page's CSS included. */
   fitFilling() {
     const rect = this.container.getBoundingClientRect();
     if (!rect.width || !rect.height) return;
     const label = this.svg && this.svg.querySelector('.edge-value');
     const labelPx = label ? parseFloat(getComputedStyle(label).fontSize) || 13 : 13;
+    const drawn = this.viewport.getBBox();
+    const x0 = Math.min(0, drawn.x);
+    const y0 = Math.min(0, drawn.y);
+    const width = Math.max(this.size.width, drawn.x + drawn.width) - x0;
+    const height = Math.max(this.size.height, drawn.y + drawn.height) - y0;
     const margin = 24;
-    let k = Math.min((rect.width - margin) / this.size.width, (rect.height - margin) / this.size.height, 3);
-    const smallest = 16 / labelPx;
-    const tooBig = k < smallest;
-    if (tooBig) k = smallest;
-    const x = tooBig && this.size.width * k > rect.width ? margin / 2 : (rect.width - this.size.width * k) / 2;
-    const y = tooBig && this.size.height * k > rect.height ? margin / 2 : (rect.height - this.size.height * k) / 2;
-    this.transform = { k, x, y };
+    let k = Math.min((rect.width - margin) / width, (rect.height - margin) / height, 3);
+    const tooSmall = k < 16 / labelPx;
+    if (tooSmall) k = 16 / labelPx;
+    const x = tooSmall && width * k > rect.width ? margin / 2 : (rect.width - width * k) / 2;
+    const y = tooSmall && height * k > rect.height ? margin / 2 : (rect.height - height * k) / 2;
+    this.transform = { k, x: x - x0 * k, y: y - y0 * k };
     this.userMoved = false;
     this.applyTransform();
   }

@@ -15,6 +15,8 @@ const STYLE_PROPERTIES = [
   'fill', 'fill-opacity', 'stroke', 'stroke-width', 'stroke-dasharray', 'stroke-linejoin', 'stroke-linecap',
   'stroke-opacity', 'opacity', 'visibility', 'display', 'paint-order', 'font-weight', 'font-style',
 ];
+// The labels presentation mode enlarges, and how far it moves each per unit of growth (px).
+const GROWING_LABELS = [['edge-value', 0], ['edge-grad', 11], ['node-grad', 11], ['edge-shape', -12]];
 const PADDING = 24;
 const MIN_WIDTH = 640;
 const CAPTION_PX = 18;
@@ -68,8 +70,19 @@ export function wrapText(text, width, px) {
   return lines;
 }
 
-/** Writes each live element's computed look onto its copy; text sizes times textScale. */
-function inlineStyles(live, copy, textScale) {
+/** A leaf's name at leafScale, written as the file's own size and anchored at its end (where its
+ * edge starts), as the page enlarges it with a CSS transform that other programs may not read. */
+function scaleLeafLabel(el, target, computed, leafScale) {
+  const box = el.getBBox();
+  target.setAttribute('x', (box.x + box.width).toFixed(1));
+  target.setAttribute('text-anchor', 'end');
+  target.style.setProperty('font-size', `${(parseFloat(computed.fontSize) * leafScale).toFixed(1)}px`);
+  target.style.setProperty('transform', 'none');
+}
+
+/** Writes each live element's computed look onto its copy; text sizes times textScale, the
+ * leaves' names times leafScale. */
+function inlineStyles(live, copy, textScale, leafScale) {
   const liveEls = [live, ...live.querySelectorAll('*')];
   const copyEls = [copy, ...copy.querySelectorAll('*')];
   liveEls.forEach((el, i) => {
@@ -78,8 +91,17 @@ function inlineStyles(live, copy, textScale) {
     const computed = getComputedStyle(el);
     const declarations = Object.fromEntries(STYLE_PROPERTIES.map((name) => [name, computed.getPropertyValue(name)]));
     if (el.tagName === 'text') {
-      declarations['font-size'] = `${(parseFloat(computed.fontSize) * textScale).toFixed(1)}px`;
+      const grows = GROWING_LABELS.find(([cls]) => el.classList.contains(cls));
+      if (grows) {
+        // As the page moves them in presentation mode: away from their edge as they grow.
+        declarations['font-size'] = `${(parseFloat(computed.fontSize) * textScale).toFixed(1)}px`;
+        const y = Number(el.getAttribute('y')) + grows[1] * (leafScale - 1);
+        target.setAttribute('y', y.toFixed(1));
+      } else {
+        declarations['font-size'] = computed.fontSize;
+      }
       declarations['text-decoration'] = 'none';
+      if (el.classList.contains('leaf-label')) scaleLeafLabel(el, target, computed, leafScale);
     }
     if (el.classList.contains('pulse')) declarations.display = 'none';
     setStyle(target, declarations);
@@ -96,10 +118,13 @@ function inlineStyles(live, copy, textScale) {
  */
 export function slideSvg(live, { size, caption = '', legend = [], textScale = 1, fontScale = 1, baseCss = '' }) {
   const copy = live.cloneNode(true);
-  inlineStyles(live, copy, textScale);
-  const width = Math.ceil(Math.max(size.width + 2 * PADDING, MIN_WIDTH));
+  inlineStyles(live, copy, textScale, fontScale);
+  // The leaves' names grow leftwards from their ends: room for them on the left.
+  const leafWidths = [...live.querySelectorAll('.leaf-label')].map((el) => el.getBBox().width);
+  const growth = Math.max(0, ...leafWidths) * Math.max(0, fontScale - 1);
+  const width = Math.ceil(Math.max(size.width + growth + 2 * PADDING, MIN_WIDTH));
   const viewport = copy.querySelector('.viewport');
-  const graphX = (width - size.width) / 2;
+  const graphX = (width - size.width + growth) / 2;
   viewport.setAttribute('transform', `translate(${graphX.toFixed(1)},${PADDING})`);
 
   const captionPx = CAPTION_PX * fontScale;
