@@ -236,6 +236,11 @@ def test_the_svg_download_is_a_slide(page: Page):
     assert labels["price->output"][1:] == ["220", "?"]
     value_label = root.find(f".//{SVG}g[@data-edge='price->output']/{SVG}text[@class='edge-value']")
     assert "font-size: 15.6px" in value_label.get("style")  # 13 px x 120 %
+    # A leaf's name grows from its end, where its edge starts, written as the file's own size.
+    leaf = root.find(f".//{SVG}g[@data-node='apple']/{SVG}text[@class='leaf-label']")
+    assert leaf.text  # the name (the book's words in Japanese, once the "words" branch is in)
+    assert "font-size: 15.6px" in leaf.get("style")
+    assert leaf.get("text-anchor") == "end"
     style = root.find(f"{SVG}style").text
     for font in ["Hiragino Sans", "Yu Gothic", "Meiryo", "Noto Sans CJK JP"]:
         assert font in style

@@ -101,10 +101,10 @@ function inlineStyles(live, copy, textScale, leafScale) {
         declarations['font-size'] = computed.fontSize;
       }
       declarations['text-decoration'] = 'none';
-      if (el.classList.contains('leaf-label')) scaleLeafLabel(el, target, computed, leafScale);
     }
     if (el.classList.contains('pulse')) declarations.display = 'none';
     setStyle(target, declarations);
+    if (el.classList.contains('leaf-label')) scaleLeafLabel(el, target, computed, leafScale);
     target.removeAttribute('tabindex');
   });
 }
