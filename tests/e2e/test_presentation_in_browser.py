@@ -274,3 +274,29 @@ def test_the_svg_download_is_a_slide(page: Page):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     image.screenshot(path=str(ARTIFACTS / "presentation-slide-ja.png"))
     picture.close()
+
+
+def test_a_graph_wider_than_the_screen_follows_the_step(page: Page):
+    """two_layer_net at 1024 px with labels of 16 px is wider than the screen: stepping to
+    Softmax-with-Loss brings it into view, and back to the first Affine brings that back."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto("/#example=two_layer_net&step=1&present=1")
+    expect(page.locator("#graph")).to_have_attribute("data-example", "two_layer_net")
+    expect_presenting(page)
+    area = page.locator("#graph").bounding_box()
+    loss = page.locator('#graph [data-node="loss"]')
+
+    def on_screen(node) -> bool:
+        box = node.bounding_box()
+        return area["x"] <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"]
+
+    assert page.evaluate(SMALLEST_LABEL_PX) >= 16
+    assert not on_screen(loss)  # too wide at this size: the right end is off the screen
+    for _ in range(3):
+        page.keyboard.press("PageDown")
+    expect_step(page, 4)  # the forward step of the loss
+    assert on_screen(loss)
+    page.keyboard.press("Home")
+    expect_step(page, 0)
+    page.keyboard.press("PageDown")
+    assert on_screen(page.locator('#graph [data-node="affine1"]'))

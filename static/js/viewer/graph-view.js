@@ -262,6 +262,7 @@ export class GraphView {
       if (stepChanged) pulses.push([el.pulse, pulse]);
     }
     if (pulses.length) restartPulses(pulses);
+    if (stepChanged && this.fill && step) this.keepInView(step.node);
   }
 
   /** Stops watching the container's size and empties it. */
@@ -351,7 +352,32 @@ export class GraphView {
     const x = tooSmall && width * k > rect.width ? margin / 2 : (rect.width - width * k) / 2;
     const y = tooSmall && height * k > rect.height ? margin / 2 : (rect.height - height * k) / 2;
     this.transform = { k, x: x - x0 * k, y: y - y0 * k };
+    // What keepInView needs, kept so that a step never measures the page (a forced layout).
+    this.fillBox = { width: rect.width, height: rect.height, x0, y0, x1: x0 + width, y1: y0 + height, margin };
     this.userMoved = false;
+    this.applyTransform();
+  }
+
+  /** A graph wider than the screen follows the step: the current node is brought into view
+   * (centred, the graph's ends kept at the screen's edges), unless the user has moved it. */
+  keepInView(id) {
+    const el = this.nodeEls && this.nodeEls[id];
+    if (!el || !this.fillBox || this.userMoved) return;
+    const matrix = el.group.transform.baseVal.consolidate()?.matrix;
+    if (!matrix) return;
+    const { width, height, x0, y0, x1, y1, margin } = this.fillBox;
+    const { k } = this.transform;
+    const follow = (position, centre, size, low, high) => {
+      const onScreen = position + centre * k;
+      if (onScreen >= 2 * margin && onScreen <= size - 2 * margin) return position;
+      if ((high - low) * k <= size) return position; // it all fits: nothing to follow
+      const wanted = size / 2 - centre * k;
+      return Math.min(margin / 2 - low * k, Math.max(size - margin / 2 - high * k, wanted));
+    };
+    const x = follow(this.transform.x, matrix.e, width, x0, x1);
+    const y = follow(this.transform.y, matrix.f, height, y0, y1);
+    if (x === this.transform.x && y === this.transform.y) return;
+    this.transform = { k, x, y };
     this.applyTransform();
   }
 
