@@ -1,9 +1,10 @@
 """Benchmark of the page in Chromium: how long from an edit to the redrawn graph, and how long a
 300-node graph takes to appear. A script, not a test: it prints numbers and their ratio to the
 targets (16 ms, one frame, median per edit over the book's presets; 1 s first render for 300
-nodes).
+nodes), and presentation mode's first render beside the normal page's.
 
-    python bench/bench_page.py [--edits 21] [--baseline REF] [--chromium PATH]
+    python bench/bench_page.py [--edits 21] [--baseline REF] [--examples apple,relu]
+                               [--chromium PATH]
 
 An edit is timed inside the page: from setting a leaf's field and firing its "change" event,
 through the POST /api/trace round trip and the update of the SVG and the inspector, to the next
@@ -43,8 +44,12 @@ FIRST_RENDER_TARGET_MS = 1000.0
 
 
 # Runs in the page: edit one field, wait for the graph's render counter to move, then for the
-# frame that shows it. Returns [milliseconds in all, of which the POST /api/trace took from its
-# start to the end of its response (resource timing)].
+# frame that shows it (a requestAnimationFrame callback runs before the frame's style, layout and
+# paint; a task queued from it runs after them). Returns [milliseconds in all, of which: from the
+# edit to the POST /api/trace's start, the POST from its start to the end of its response
+# (resource timing), from that end to
+# the render (the page's JS: the answer read, the SVG and the panels updated), from the render to
+# the painted frame (the wait for the next frame and its style, layout and paint)].
 TIMED_EDIT_JS = """
 async ({ index, value }) => {
   if (performance.getEntriesByType('resource').length > 200) performance.clearResourceTimings();
@@ -53,9 +58,14 @@ async ({ index, value }) => {
   const field = fields[index];
   const before = Number(graph.dataset.renderCount);
   const t0 = performance.now();
+  let renderedAt = NaN;
   const rendered = new Promise((resolve) => {
     const observer = new MutationObserver(() => {
-      if (Number(graph.dataset.renderCount) > before) { observer.disconnect(); resolve(); }
+      if (Number(graph.dataset.renderCount) > before) {
+        renderedAt = performance.now();
+        observer.disconnect();
+        resolve();
+      }
     });
     observer.observe(graph, { attributes: true, attributeFilter: ['data-render-count'] });
   });
@@ -63,10 +73,12 @@ async ({ index, value }) => {
   field.dispatchEvent(new Event('change', { bubbles: true }));
   await rendered;
   await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-  const total = performance.now() - t0;
+  const painted = performance.now();
   const request = performance.getEntriesByType('resource')
     .filter((e) => e.name.endsWith('/api/trace') && e.startTime >= t0).pop();
-  return [total, request ? request.responseEnd - request.startTime : NaN];
+  return [painted - t0, request ? request.startTime - t0 : NaN,
+          request ? request.responseEnd - request.startTime : NaN,
+          request ? renderedAt - request.responseEnd : NaN, painted - renderedAt];
 }
 """
 
@@ -116,7 +128,7 @@ def time_edits(page, edits: int) -> list[float]:
     base = float(field.input_value() or 1)
     times = []
     for i in range(edits + 2):
-        ms, _ = page.evaluate(TIMED_EDIT_JS, {"index": 0, "value": edit_value(base, i)})
+        ms = page.evaluate(TIMED_EDIT_JS, {"index": 0, "value": edit_value(base, i)})[0]
         if i >= 2:
             times.append(ms)
     return times
@@ -145,33 +157,96 @@ def interleaved_edits(pages: dict, sides: dict[str, str], example: str, edits: i
     return times
 
 
+PART_WIDTHS = [("send", 6), ("trip", 6), ("js", 6), ("frame", 7)]
+
+
 def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits: int) -> None:
     """Edit -> redrawn graph for each preset at its last step, the sides interleaved. Beside
-    each median, the median round trip of its POST /api/trace (the network and the server),
-    so what the page itself spends shows apart from what it waits for."""
+    each median, the medians of its parts: the POST /api/trace round trip (the network and the
+    server), the page's JS after the answer, and the frame (its wait and its paint), so what the
+    page itself spends shows apart from what it waits for."""
     names = list(sides)
     print(f"edit -> redrawn graph, median of {edits} edits (target {EDIT_TARGET_MS:.0f} ms)")
-    print("  (ms; 'trip': the POST /api/trace from its start to its response's end)")
-    header = "".join(f"{name:>12}{'p90':>7}{'trip':>7}" for name in names)
+    print("  (ms; 'send': from the edit to the POST /api/trace's start; 'trip': from there to its")
+    print("  response's end; 'js': from there to the graph's render; 'frame': from the render to")
+    print("  the painted frame)")
+    part_header = "".join(f"{part:>{w}}" for part, w in PART_WIDTHS)
+    header = "".join(f"{name:>12}{'p90':>7}{part_header}" for name in names)
     print(f"{'graph':<20}{header}{'ratio to target':>17}")
     medians = {side: [] for side in names}
-    trips = {side: [] for side in names}
+    parts = {side: {part: [] for part, _ in PART_WIDTHS} for side in names}
     for example in examples:
         times = interleaved_edits(pages, sides, example, edits)
         cells = ""
         for side in names:
-            totals = sorted(total for total, _ in times[side])
+            totals = sorted(timing[0] for timing in times[side])
             medians[side].append(statistics.median(totals))
-            trips[side].append(statistics.median(trip for _, trip in times[side]))
+            for i, (part, _) in enumerate(PART_WIDTHS, start=1):
+                parts[side][part].append(statistics.median(timing[i] for timing in times[side]))
             p90 = totals[int(0.9 * (len(totals) - 1))]
-            cells += f"{medians[side][-1]:>12.1f}{p90:>7.1f}{trips[side][-1]:>7.1f}"
+            cells += f"{medians[side][-1]:>12.1f}{p90:>7.1f}" + "".join(
+                f"{parts[side][part][-1]:>{w}.1f}" for part, w in PART_WIDTHS
+            )
         print(f"{example:<20}{cells}{medians[names[0]][-1] / EDIT_TARGET_MS:>17.2f}", flush=True)
     overall = {side: statistics.median(medians[side]) for side in names}
-    trip = {side: statistics.median(trips[side]) for side in names}
-    cells = "".join(f"{overall[side]:>12.1f}{'':>7}{trip[side]:>7.1f}" for side in names)
+    cells = "".join(
+        f"{overall[side]:>12.1f}{'':>7}"
+        + "".join(f"{statistics.median(parts[side][part]):>{w}.1f}" for part, w in PART_WIDTHS)
+        for side in names
+    )
     print(f"{'median of presets':<20}{cells}{overall[names[0]] / EDIT_TARGET_MS:>17.2f}")
     if len(names) == 2:
         print(f"this version / {names[1]}: {overall[names[0]] / overall[names[1]]:.2f}")
+
+
+# Runs in the page: the Presentation button pressed, to the painted frame of the full-screen
+# layout (the graph fitted anew); then the mode left again.
+ENTER_PRESENTATION_JS = """
+async () => {
+  const t0 = performance.now();
+  document.getElementById('present-button').click();
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  const entered = performance.now() - t0;
+  document.getElementById('present-exit').click();
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  return entered;
+}
+"""
+
+
+def bench_presentation(page, url: str, examples: list[str], loads: int = 3) -> None:
+    """Presentation mode's first render: each preset opened with present=1 and without it,
+    alternately, `loads` times each (navigation -> frame painted, medians); then the button
+    pressed on the normal page -> the full-screen layout painted."""
+    print()
+    print(f"presentation mode, first render at 1280x800, median of {loads} loads per preset")
+    print("  (ms: navigation -> frame painted; 'enter': the Presentation button -> painted)")
+    print(f"{'graph':<20}{'normal':>9}{'present':>9}{'ratio':>7}{'enter':>8}")
+    normals, presents, enters = [], [], []
+    for example in examples:
+        painted = {"normal": [], "present": []}
+        for i in range(loads):
+            for mode in ("normal", "present") if i % 2 == 0 else ("present", "normal"):
+                page.goto("about:blank")
+                suffix = "&present=1" if mode == "present" else ""
+                page.goto(f"{url}/#example={example}&step=9999{suffix}")
+                # The inputs panel is hidden in the mode: the graph of that example is the sign.
+                page.locator(f'#graph[data-example="{example}"] svg').wait_for()
+                painted[mode].append(page.evaluate(FIRST_RENDER_JS)["paintedAt"])
+        enter = statistics.median(page.evaluate(ENTER_PRESENTATION_JS) for _ in range(loads))
+        normal = statistics.median(painted["normal"])
+        present = statistics.median(painted["present"])
+        normals.append(normal)
+        presents.append(present)
+        enters.append(enter)
+        cells = f"{normal:>9.1f}{present:>9.1f}{present / normal:>7.2f}{enter:>8.1f}"
+        print(f"{example:<20}{cells}", flush=True)
+    normal, present = statistics.median(normals), statistics.median(presents)
+    print(
+        f"{'median of presets':<20}{normal:>9.1f}{present:>9.1f}{present / normal:>7.2f}"
+        f"{statistics.median(enters):>8.1f}   (target {FIRST_RENDER_TARGET_MS:.0f} ms: ratio "
+        f"{present / FIRST_RENDER_TARGET_MS:.2f})"
+    )
 
 
 def bench_generated(page, url: str, edits: int) -> None:
@@ -220,6 +295,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=21, help="timed edits per graph and side")
     parser.add_argument("--baseline", help="a git ref to measure too, interleaved (e.g. main)")
     parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument("--examples", help="comma-separated preset ids (default: all)")
     args = parser.parse_args()
 
     with ExitStack() as stack:
@@ -229,6 +305,8 @@ def main() -> None:
             sides[args.baseline] = stack.enter_context(running_server(path))
         url = sides["this"]
         examples = [e["id"] for e in httpx.get(f"{url}/api/examples").json()]
+        if args.examples:
+            examples = [e for e in examples if e in args.examples.split(",")]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             errors: list[str] = []
@@ -240,6 +318,7 @@ def main() -> None:
                 )
             bench_presets(pages, sides, examples, args.edits)
             bench_generated(pages["this"], url, args.edits)
+            bench_presentation(pages["this"], url, examples)
             if errors:
                 print("\nbrowser console errors:\n  " + "\n  ".join(errors))
             browser.close()

@@ -12,6 +12,7 @@ import { GradcheckPanel } from './gradcheck-panel.js';
 import { InputsPanel } from './inputs-panel.js';
 import { PathsPanel } from './paths-panel.js';
 import { PracticePanel } from './practice.js';
+import { Presentation } from './presentation.js';
 import { TrainingPanel } from './training-panel.js';
 import { serverMessage } from './server-messages.js';
 import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
@@ -409,7 +410,7 @@ function installControls() {
     viewer.setRaw(state.raw);
   });
   $('download-svg').addEventListener('click', () => {
-    if (trace) download(`${fileStem()}.svg`, 'image/svg+xml', viewer.exportSvg());
+    if (trace) download(`${fileStem()}.svg`, 'image/svg+xml', viewer.exportSvg(presentation.exportOptions()));
   });
   $('download-json').addEventListener('click', () => {
     if (trace) download(`${fileStem()}-trace.json`, 'application/json', JSON.stringify(trace, null, 2));
@@ -448,6 +449,7 @@ function restoreFromUrl() {
     gradcheck.render(state.raw);
     viewer.setRaw(state.raw);
   }
+  if (next.present !== state.present) presentation.show(next.present); // presentation mode
   if (next.speed !== state.speed) {
     state.speed = next.speed;
     viewer.setSpeed(next.speed);
@@ -494,6 +496,20 @@ const training = new TrainingPanel({
 viewer.on('render', () => training.showing(state.training));
 viewer.on('render', ({ step }) => forward.setPosition(step));
 training.loadDatasets().catch((error) => showMessage(errorText(error)));
+
+// ---- presentation mode (presentation.js): the graph and the player full screen ----
+
+const presentation = new Presentation({
+  button: $('present-button'), controls: $('presentation-controls'), smaller: $('font-smaller'),
+  larger: $('font-larger'), size: $('font-size'), exit: $('present-exit'), focus: $('graph-area'),
+}, {
+  viewer,
+  onChange: (active) => {
+    state.present = active;
+    writeState(state);
+  },
+});
+if (state.present) presentation.show(true);
 
 function start() {
   translateDocument();

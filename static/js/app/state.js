@@ -49,6 +49,8 @@ const FIELDS = {
   paths: { fallback: false, read: (s) => s === '1', write: (v) => (v ? '1' : null) },
   from: { fallback: null, read: (s) => s || null, write: (v) => v },
   to: { fallback: null, read: (s) => s || null, write: (v) => v },
+  // Presentation mode (presentation.js): the graph and the player full screen, for a projector.
+  present: { fallback: false, read: (s) => s === '1', write: (v) => (v ? '1' : null) },
 };
 
 function defaults() {
@@ -110,16 +112,64 @@ export function stateToHash(state) {
   return '#' + params.toString();
 }
 
-/** Mirrors the state into the URL without adding a history entry per step or per keystroke. */
-export function writeState(state) {
-  const hash = stateToHash(state);
-  if (hash !== window.location.hash) {
+// ---- the link follows the screen after the frame is painted ----
+// history.replaceState costs ~3 ms in Chromium: run inside an edit's answer it delayed the
+// redrawn numbers by as much. The fragment for the state is taken at once (it belongs to the
+// history entry shown now) and written when the browser is idle after the paint; several writes
+// in a row write once, the last. Leaving the entry (back, forward, a pasted link) drops a write
+// not done yet; leaving the page, or a new entry, does it first.
+
+const IDLE_TIMEOUT_MS = 150;
+let pendingHash = null;
+let pendingHandle = null;
+
+function whenIdle(callback) {
+  if (typeof requestIdleCallback === 'function') return { idle: requestIdleCallback(callback, { timeout: IDLE_TIMEOUT_MS }) };
+  return { timer: setTimeout(callback, 0) };
+}
+
+function cancelIdle(handle) {
+  if (!handle) return;
+  if (handle.idle !== undefined) cancelIdleCallback(handle.idle);
+  else clearTimeout(handle.timer);
+}
+
+/** Writes the fragment of the last writeState now, if it is still waiting. */
+export function flushStateWrite() {
+  cancelIdle(pendingHandle);
+  pendingHandle = null;
+  const hash = pendingHash;
+  pendingHash = null;
+  if (hash !== null && hash !== window.location.hash) {
     history.replaceState(null, '', window.location.pathname + hash);
   }
 }
 
+/** Forgets a write not done yet: it was for the history entry the browser has just left. */
+function dropStateWrite() {
+  cancelIdle(pendingHandle);
+  pendingHandle = null;
+  pendingHash = null;
+}
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('popstate', dropStateWrite);
+  window.addEventListener('hashchange', dropStateWrite);
+  window.addEventListener('pagehide', flushStateWrite);
+  window.addEventListener('beforeunload', flushStateWrite);
+  document.addEventListener('visibilitychange', flushStateWrite);
+}
+
+/** Mirrors the state into the URL, without adding a history entry per step or per keystroke,
+ * once the browser is idle after painting (flushStateWrite does it at once). */
+export function writeState(state) {
+  pendingHash = stateToHash(state);
+  if (pendingHandle === null) pendingHandle = whenIdle(flushStateWrite);
+}
+
 /** A new history entry for the state (a new example), so the back button returns to the one before. */
 export function pushState(state) {
+  flushStateWrite(); // the entry before gets its last state first
   const hash = stateToHash(state);
   if (hash !== window.location.hash) {
     history.pushState(null, '', window.location.pathname + hash);

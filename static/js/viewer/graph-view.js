@@ -12,6 +12,7 @@ import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './t
 import { t } from './i18n.js';
 import { groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
 import { edgeTangent } from './tangents.js';
+import { slideSvg } from './svg-export.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -275,6 +276,7 @@ export class GraphView {
     }
     if (pulses.length) restartPulses(pulses);
     this.svg.classList.toggle('forward-mode', !!timeline.tangent);
+    if (stepChanged && this.fill && step) this.keepInView(step.node);
   }
 
   /**
@@ -301,18 +303,13 @@ export class GraphView {
     this.container.replaceChildren();
   }
 
-  /** The SVG as a standalone file: the live element plus the few style rules it needs. */
-  exportSvg() {
-    const copy = this.svg.cloneNode(true);
-    copy.setAttribute('xmlns', SVG_NS);
-    copy.setAttribute('viewBox', `0 0 ${this.size.width} ${this.size.height}`);
-    copy.setAttribute('width', this.size.width);
-    copy.setAttribute('height', this.size.height);
-    copy.querySelector('.viewport').removeAttribute('transform');
-    const style = document.createElementNS(SVG_NS, 'style');
-    style.textContent = EXPORT_CSS;
-    copy.insertBefore(style, copy.firstChild);
-    return new XMLSerializer().serializeToString(copy);
+  /**
+   * The SVG as a standalone file for a slide (svg-export.js): a white background, the drawing
+   * as it looks now, then options.caption and options.legend ([{text, color}]);
+   * options.textScale enlarges its texts.
+   */
+  exportSvg(options = {}) {
+    return slideSvg(this.svg, { ...options, size: this.size, baseCss: EXPORT_CSS });
   }
 
   // ---- pan and zoom: one transform on the viewport group ----
@@ -330,6 +327,10 @@ export class GraphView {
    */
   fit() {
     if (!this.size) return;
+    if (this.fill) {
+      this.fitFilling();
+      return;
+    }
     const width = this.container.getBoundingClientRect().width;
     if (!width) return;
     const maxHeight = Math.max(240, Math.min(window.innerHeight * 0.62, 640));
@@ -350,6 +351,65 @@ export class GraphView {
       y: (height - this.size.height * k) / 2,
     };
     this.userMoved = false;
+    this.applyTransform();
+  }
+
+  // ---- presentation mode: the graph fills the area the page's layout gives it ----
+
+  /** fill: the container's height comes from the page's CSS (a full-screen layout), and fit()
+   * enlarges the graph to fill it; false: fit() picks the height, as on the normal page. */
+  setFill(fill) {
+    this.fill = !!fill;
+    if (this.fill) this.container.style.height = '';
+    this.fit();
+  }
+
+  /** Fits the graph into the whole container, up to 3x; never with labels under 16 px on the
+   * screen: a graph too big for that starts at its top left (the forward pass's start), the rest
+   * a drag away. The box fitted is what is drawn, labels enlarged by the page's CSS included. */
+  fitFilling() {
+    const rect = this.container.getBoundingClientRect();
+    if (!rect.width || !rect.height) return;
+    const label = this.svg && this.svg.querySelector('.edge-value');
+    const labelPx = label ? parseFloat(getComputedStyle(label).fontSize) || 13 : 13;
+    const drawn = this.viewport.getBBox();
+    const x0 = Math.min(0, drawn.x);
+    const y0 = Math.min(0, drawn.y);
+    const width = Math.max(this.size.width, drawn.x + drawn.width) - x0;
+    const height = Math.max(this.size.height, drawn.y + drawn.height) - y0;
+    const margin = 24;
+    let k = Math.min((rect.width - margin) / width, (rect.height - margin) / height, 3);
+    const tooSmall = k < 16 / labelPx;
+    if (tooSmall) k = 16 / labelPx;
+    const x = tooSmall && width * k > rect.width ? margin / 2 : (rect.width - width * k) / 2;
+    const y = tooSmall && height * k > rect.height ? margin / 2 : (rect.height - height * k) / 2;
+    this.transform = { k, x: x - x0 * k, y: y - y0 * k };
+    // What keepInView needs, kept so that a step never measures the page (a forced layout).
+    this.fillBox = { width: rect.width, height: rect.height, x0, y0, x1: x0 + width, y1: y0 + height, margin };
+    this.userMoved = false;
+    this.applyTransform();
+  }
+
+  /** A graph wider than the screen follows the step: the current node is brought into view
+   * (centred, the graph's ends kept at the screen's edges), unless the user has moved it. */
+  keepInView(id) {
+    const el = this.nodeEls && this.nodeEls[id];
+    if (!el || !this.fillBox || this.userMoved) return;
+    const matrix = el.group.transform.baseVal.consolidate()?.matrix;
+    if (!matrix) return;
+    const { width, height, x0, y0, x1, y1, margin } = this.fillBox;
+    const { k } = this.transform;
+    const follow = (position, centre, size, low, high) => {
+      const onScreen = position + centre * k;
+      if (onScreen >= 2 * margin && onScreen <= size - 2 * margin) return position;
+      if ((high - low) * k <= size) return position; // it all fits: nothing to follow
+      const wanted = size / 2 - centre * k;
+      return Math.min(margin / 2 - low * k, Math.max(size - margin / 2 - high * k, wanted));
+    };
+    const x = follow(this.transform.x, matrix.e, width, x0, x1);
+    const y = follow(this.transform.y, matrix.f, height, y0, y1);
+    if (x === this.transform.x && y === this.transform.y) return;
+    this.transform = { k, x, y };
     this.applyTransform();
   }
 

@@ -240,6 +240,15 @@ const MESSAGES = {
     'practice.hint.forkDout': 'Here dout is the sum of the gradients from the branches {out} feeds (the chain rule: at a fork the gradients add up).',
     'practice.hint.fork': 'At a fork the gradients add up (the chain rule): ∂L/∂{x} is the sum of the {n} gradients sent back by its branches ({targets}).',
     'practice.hint.formula': 'The layer’s backward: {formula}.',
+
+    // ---- presentation mode (static/js/app/presentation.js) ----
+    'present.button': 'Presentation',
+    'present.tip': 'The graph and the player full screen, for a projector (Esc leaves; PageDown and PageUp step)',
+    'present.fontSize': 'Font size',
+    'present.smaller': 'Smaller text',
+    'present.larger': 'Larger text',
+    'present.exit': 'Exit (Esc)',
+    'present.exitTip': 'Leave presentation mode (Esc)',
   },
   ja: {
     skip: 'グラフへ移動',
@@ -482,6 +491,15 @@ const MESSAGES = {
     'practice.hint.forkDout': 'ここでの dout は、{out} から分岐した先それぞれから逆伝播してきた勾配の和です（連鎖律：分岐では勾配を足し合わせます）。',
     'practice.hint.fork': '分岐したノードでは勾配を足し合わせます（連鎖律）：∂L/∂{x} は {n} 個の分岐先（{targets}）から逆伝播してきた勾配の和です。',
     'practice.hint.formula': 'レイヤの backward：{formula}',
+
+    // ---- presentation mode (static/js/app/presentation.js) ----
+    'present.button': 'プレゼンテーション',
+    'present.tip': 'プロジェクター向けに計算グラフとプレーヤーを全画面で表示します（Esc で終了、PageDown・PageUp でステップを進める・戻す）',
+    'present.fontSize': '文字の大きさ',
+    'present.smaller': '文字を小さく',
+    'present.larger': '文字を大きく',
+    'present.exit': '終了 (Esc)',
+    'present.exitTip': 'プレゼンテーションを終了します (Esc)',
   },
 };
 

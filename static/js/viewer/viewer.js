@@ -253,9 +253,28 @@ class Viewer {
     this.graph.highlightEdges(ids);
   }
 
-  /** The graph as a standalone SVG file (text). */
-  exportSvg() {
-    return this.graph.exportSvg();
+  /**
+   * The graph as a standalone SVG file (text) for a slide: a white background, the current
+   * step's counter and caption and the legend inside it, its texts at fontScale (the
+   * presentation's font size; screenScale: the one the graph on screen is drawn at).
+   */
+  exportSvg({ fontScale = 1, screenScale = 1 } = {}) {
+    if (!this.trace) return '';
+    const p = this.player.position;
+    const counter = t('stepCounter', { i: p, n: this.trace.steps.length });
+    const text = this.parts['step-caption'] ? this.parts['step-caption'].textContent : caption(this.trace, currentStep(this.timeline, p), this.raw);
+    const colours = getComputedStyle(this.element);
+    const legend = [
+      { text: t('legendValue'), color: colours.getPropertyValue('--value').trim() || '#1d4ed8' },
+      { text: t('legendGrad'), color: colours.getPropertyValue('--grad').trim() || '#dc2626' },
+      { text: t('legendUnknown'), color: null },
+    ];
+    return this.graph.exportSvg({ caption: `${counter}  ${text}`, legend, fontScale, textScale: fontScale / screenScale });
+  }
+
+  /** Presentation mode: the graph fills the height the host's layout gives it (GraphView.setFill). */
+  setFill(fill) {
+    this.graph.setFill(fill);
   }
 
   /** Draws the current position: the graph's numbers and classes, the inspector, the caption. */
@@ -325,7 +344,8 @@ class Viewer {
  *   gradientHidden  ({edge} | {node}) => true for a gradient to show as "?" (see setGradientHidden)
  * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
  * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), setGradientHidden(predicate),
- * isGradientHidden({edge} | {node}), pause(), zoom(f), fit(), exportSvg(), highlightEdges(ids),
+ * isGradientHidden({edge} | {node}), pause(), zoom(f), fit(), exportSvg({fontScale, screenScale}),
+ * setFill(fill), highlightEdges(ids),
  * closeLeafEditor(), on(event, cb) -> off, destroy().
  * A trace with "mode": "forward" shows each edge's tangent d source / d wrt in the gradient's
  * place, with tangent steps on the timeline (tangents.js).
