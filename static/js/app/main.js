@@ -143,6 +143,13 @@ function acceptTrace(request, result) {
   showTrace(result, request);
 }
 
+/** The shown preset's words for the last step's summary (captions and names), or null. */
+function presetMeaning() {
+  if (state.graph || state.expression !== null || state.training) return null;
+  const example = examples.find((e) => e.id === state.example);
+  return (example && example.meaning) || null;
+}
+
 function showTrace(result, request) {
   const started = performance.now();
   trace = result;
@@ -150,7 +157,7 @@ function showTrace(result, request) {
   graphEl.dataset.example = state.graph || state.expression !== null ? '' : state.example;
   graphEl.dataset.expression = state.expression ?? '';
   if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
-  const { drawn } = viewer.update(result, { step: request.position ?? state.step });
+  const { drawn } = viewer.update(result, { step: request.position ?? state.step, meaning: presetMeaning() });
   // A new structure has new leaves: their editors are built anew, else only their numbers change.
   if (drawn) panel.build(result, state.raw);
   else panel.update(result, state.raw);
@@ -456,6 +463,8 @@ function start() {
       queue.request(TraceRequest.ofSource(source, {}, Origin.LOAD, 0));
     }
     fillPicker();
+    // A trace that came before the list: its summary gets the preset's words now.
+    if (trace) viewer.update(trace, { meaning: presetMeaning() });
   }).catch((error) => showMessage(errorText(error)));
   queue.request(TraceRequest.load(state.values));
 }

@@ -6,11 +6,12 @@
 // step or edit only changes classes and text (update), so the layout never moves and nothing
 // flickers. Every string from the server goes through textContent, never through markup.
 
-import { circleExit, GROUP, layoutGraph, shapeCentre, sinkEdge } from './graph-layout.js';
+import { circleExit, edgeRoute, GROUP, layoutGraph, shapeCentre, sinkEdge } from './graph-layout.js';
 import { formatValue, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 import { t } from './i18n.js';
-import { groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
+import { drawMaskGrid, maskGridShape, updateMaskGrid } from './relu-mask.js';
+import { displayLabel, groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -33,7 +34,8 @@ export function structureKey(trace) {
   const g = trace.graph;
   return JSON.stringify([
     g.output,
-    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id])]),
+    // The names drawn depend on the page's language (リンゴ, apple).
+    g.nodes.map((n) => [n.id, n.op, displayLabel(n), n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id])]),
     g.edges.map((e) => e.id),
   ]);
 }
@@ -124,10 +126,10 @@ export class GraphView {
     const cy = box.y - (box.forkPad || 0) / 2;
     const group = svg('g', { class: `node ${box.kind}`, 'data-node': node.id, transform: `translate(${box.x},${cy})` }, parent);
     const title = svg('title', {}, group);
-    title.textContent = nodeLabel(node);
+    title.textContent = displayLabel(node);
     let symbolText = null;
     if (box.kind === 'leaf') {
-      const label = svgText(group, 'leaf-label', 0, 4, nodeLabel(node));
+      const label = svgText(group, 'leaf-label', 0, 4, displayLabel(node));
       label.setAttribute('text-anchor', 'middle');
       if (node.requires_grad === false) group.classList.add('constant');
     } else {
@@ -147,6 +149,9 @@ export class GraphView {
     // At a fork the sum of the gradients is written under the node.
     const sum = svgText(group, 'node-grad', 0, (box.height - (box.forkPad || 0)) / 2 + 15, '');
     sum.setAttribute('text-anchor', 'middle');
+    // ReLU: its mask x <= 0 under the node, the blocked elements crossed out in backward.
+    const maskShape = box.maskPad ? maskGridShape(this.trace, node) : null;
+    const mask = maskShape ? drawMaskGrid(group, maskShape, (box.height - (box.forkPad || 0)) / 2 + box.maskTop + 6) : null;
     group.addEventListener('click', () => this.onSelectNode(node.id));
     group.addEventListener('keydown', (event) => {
       // Space as well as Enter, as on a real button (and not the player's play/pause).
@@ -155,12 +160,12 @@ export class GraphView {
         this.onSelectNode(node.id);
       }
     });
-    return { group, sum, kind: box.kind };
+    return { group, sum, kind: box.kind, mask };
   }
 
   drawEdge(parent, edge, g) {
     const info = g.edge(edge.source, edge.target, edge.id);
-    const points = info.points.map((p) => ({ ...p }));
+    const points = edgeRoute(info);
     const sourceBox = g.node(edge.source);
     const targetBox = g.node(edge.target);
     // dagre ends edges on bounding boxes; pull the ends onto the circles the nodes really are.
@@ -227,6 +232,10 @@ export class GraphView {
       const fork = (timeline.outgoing[node.id] || []).length > 1;
       const gradKnown = fork && isNodeGradKnown(timeline, node.id, p);
       el.sum.textContent = gradKnown && grads[node.id] !== null ? 'Σ ' + formatValue(grads[node.id], raw) : '';
+      if (el.mask) {
+        const backward = timeline.stepsOf[node.id].backward;
+        updateMaskGrid(el.mask, values[node.inputs[0]], { forwardDone: known, backwardDone: !!backward && backward.index < p });
+      }
     }
 
     const pulses = [];
@@ -401,4 +410,10 @@ text { font: 13px "DejaVu Sans", Arial, sans-serif; }
 .group-box { fill: #f5f3ff; stroke: #7c3aed; stroke-width: 1.2; stroke-dasharray: 5 4; }
 .group-label { fill: #6d28d9; font-size: 11px; font-style: italic; }
 title { display: none; }
+.relu-mask-grid { display: none; }
+.relu-mask-grid.shown { display: inline; }
+.mask-box { fill: #fff; stroke: #6b7280; stroke-width: 1; }
+.mask-cell.masked .mask-box { fill: #d1d5db; }
+.mask-cross { display: none; stroke: #dc2626; stroke-width: 1.6; }
+.blocking .mask-cell.masked .mask-cross { display: inline; }
 `;

@@ -21,28 +21,26 @@
 
 import { GraphView, structureKey } from './graph-view.js';
 import { formatValue, isScalar } from './format.js';
+import { gradientSummary, stepSentence } from './captions.js';
 import { hasMessage, language, setLanguage, t, translate } from './i18n.js';
 import { Inspector } from './inspector.js';
 import { openLeafEditor } from './leaf-editor.js';
-import { isEditableLeaf, nodeLabel } from './nodes.js';
+import { isEditableLeaf } from './nodes.js';
 import { Player } from './player.js';
-import { sumText } from './op-views.js';
 import { findParts } from './template.js';
 import { anchoredPosition, anchorOf, buildTimeline, currentStep } from './timeline.js';
 
 const EVENTS = ['step', 'select', 'valueedit', 'valueinvalid', 'editrequest', 'expand', 'collapse', 'speed', 'render'];
 
-/** The caption under the player: what the step that has just run did, with its numbers. */
-function caption(trace, step, raw) {
-  if (!step) return t('beforeFirst');
-  const node = trace.graph.nodes.find((n) => n.id === step.node);
-  const name = node ? nodeLabel(node) : step.node;
-  if (step.phase === 'forward') return t('caption.forward', { node: name, value: formatValue(step.out, raw) });
-  if (step.phase === 'backward') return t('caption.backward', { node: name, dout: formatValue(step.dout, raw) });
-  return t('caption.accumulate', {
-    node: name,
-    sum: `${sumText(step.parts.map((part) => part.grad), raw)} = ${formatValue(step.sum, raw)}`,
-  });
+/** The caption under the player: the step's sentence and, at the last step, the summary. */
+function renderCaption(element, trace, step, p, { raw, meaning, showGradients }) {
+  const sentence = stepSentence(trace, step, { raw, showGradients });
+  const summary = p === trace.steps.length && p > 0 ? gradientSummary(trace, { raw, showGradients, meaning }) : null;
+  const key = `${sentence}\u0000${summary}`;
+  if (element.dataset.captionKey === key) return;
+  element.dataset.captionKey = key;
+  element.textContent = sentence;
+  if (summary) element.appendChild(Object.assign(document.createElement('span'), { className: 'caption-summary', textContent: summary }));
 }
 
 /** The trace's warnings; in Japanese a sentence built from each code, the server's English as its tooltip. */
@@ -75,6 +73,10 @@ class Viewer {
     this.selected = options.node ?? null;
     this.closeEditor = null;
     this.editable = options.editable || isEditableLeaf;
+    // The words of the last step's summary (a preset's "meaning"), and whether gradients may be
+    // printed in the caption (a practice mode hides them).
+    this.meaning = options.meaning ?? null;
+    this.showGradients = options.showGradients ?? true;
     setLanguage(options.lang || language());
 
     this.graph = new GraphView(parts.graph, {
@@ -124,10 +126,13 @@ class Viewer {
    * Shows a new trace. The same structure (an edited value) keeps the drawing and only changes
    * numbers; a new structure is laid out and drawn. step: where to stand in the new timeline:
    * a number (kept if omitted), 'end', or an anchor from anchor() (the same node and phase).
+   * meaning: the preset's words for the last step's summary (GET /api/examples' "meaning"),
+   * null for the generic sentences; kept if omitted.
    * Returns {drawn}: whether the graph was laid out and drawn anew.
    */
-  update(trace, { step } = {}) {
+  update(trace, { step, meaning } = {}) {
     const started = performance.now();
+    if (meaning !== undefined) this.meaning = meaning;
     const graphEl = this.parts.graph;
     this.trace = trace;
     this.timeline = buildTimeline(trace);
@@ -185,9 +190,17 @@ class Viewer {
 
   setLang(lang) {
     setLanguage(lang);
+    // The nodes' names differ by language (リンゴ, apple): drawn anew when they do.
+    if (this.trace && structureKey(this.trace) !== this.graph.key) this.graph.draw(this.trace);
     translate(this.built || this.element);
     this.player.render();
     if (this.trace && this.parts.warnings) renderWarnings(this.parts.warnings, this.trace.warnings || []);
+    this.render();
+  }
+
+  /** Whether the caption may print gradients (false: a practice mode hides them). */
+  setShowGradients(show) {
+    this.showGradients = !!show;
     this.render();
   }
 
@@ -230,7 +243,9 @@ class Viewer {
     this.graph.update(timeline, p, { raw: this.raw, selected: nodeId });
     this.inspector.render({ trace, timeline, p, nodeId, pinned: !!this.selected, raw: this.raw });
     if (this.parts['step-counter']) this.parts['step-counter'].textContent = t('stepCounter', { i: p, n: trace.steps.length });
-    if (this.parts['step-caption']) this.parts['step-caption'].textContent = caption(trace, step, this.raw);
+    if (this.parts['step-caption']) {
+      renderCaption(this.parts['step-caption'], trace, step, p, { raw: this.raw, meaning: this.meaning, showGradients: this.showGradients });
+    }
     // A counter that tools can wait for (bench/bench_page.py does).
     const graphEl = this.parts.graph;
     graphEl.dataset.renderCount = String(Number(graphEl.dataset.renderCount || 0) + 1);
@@ -279,12 +294,14 @@ class Viewer {
  *   ops       the op catalogue (GET /api/ops's JSON), for the inspector; [] shows no sources
  *   lang      'en' or 'ja'; raw: raw floats; step: the starting position; node: a pinned node
  *   speed     the playing speed (0.5, 1, 2, 4)
+ *   meaning   a preset's words for the last step's summary (GET /api/examples' "meaning")
+ *   showGradients  false: the caption prints no gradient (a practice mode)
  *   editable  (node) => whether a leaf's value on the graph can be edited (default: inputs
  *             outside expanded composites); editing emits 'valueedit'
  *   keyboard  where arrow keys, Home, End and space are listened for (default: element;
  *             the page passes document)
  * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
- * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg(),
+ * setLang(lang), setRaw(raw), setShowGradients(show), setSpeed(speed), setOps(ops), zoom(f), fit(), exportSvg(),
  * closeLeafEditor(), on(event, cb) -> off, destroy().
  */
 export function mountViewer(element, options = {}) {
