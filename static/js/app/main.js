@@ -297,6 +297,7 @@ function applyLanguage() {
   gradcheck.render();
   training.render();
   viewer.setLang(state.lang);
+  panel.relabel();
 }
 
 /** Back to the book's values: the same graph, no edits, the same step. */
