@@ -125,6 +125,8 @@ def test_relu_draws_its_mask_and_blocks_the_upstream_gradient_there(page: Page):
     open_at(page, "relu", 0)
     grid = page.locator('#graph [data-node="y"] .relu-mask-grid')
     expect(grid).to_be_hidden()  # the mask is made by the forward pass
+    # The upstream gradient is an array here: no scalar field that would claim it is 1.
+    expect(page.get_by_label("Upstream gradient", exact=True)).to_be_hidden()
     page.keyboard.press("ArrowRight")
     expect(grid).to_be_visible()
     cells = grid.locator(".mask-cell")

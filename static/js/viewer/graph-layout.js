@@ -129,14 +129,13 @@ export function layoutGraph(trace) {
       size.height += 20;
       size.forkPad = 20;
     }
-    // ReLU's mask is drawn under its node (relu-mask.js): the room below, like a fork's sum.
+    // ReLU's mask is drawn under its node (relu-mask.js). The room is added above as well as
+    // below, so the circle stays level with its edges.
     const mask = maskGridShape(trace, node);
     if (mask) {
-      size.maskTop = (size.forkPad || 0);
       size.maskPad = maskGridHeight(mask);
-      size.width = Math.max(size.width, mask.cols * MASK_CELL + 4);
-      size.height += size.maskPad;
-      size.forkPad = (size.forkPad || 0) + size.maskPad;
+      size.width = Math.max(size.width, mask.cols * MASK_CELL + 4, textWidth('x <= 0') + 4);
+      size.height += 2 * size.maskPad;
     }
     g.setNode(node.id, size);
   }

@@ -134,7 +134,7 @@ export class GraphView {
       if (node.requires_grad === false) group.classList.add('constant');
     } else {
       if (box.kind === 'box') {
-        const h = box.height - (box.forkPad || 0);
+        const h = box.height - (box.forkPad || 0) - 2 * (box.maskPad || 0);
         const w = box.width;
         svg('rect', { class: 'shape', x: -w / 2, y: -h / 2, width: w, height: h, rx: 4 }, group);
       } else {
@@ -147,11 +147,12 @@ export class GraphView {
       group.setAttribute('aria-label', `${nodeLabel(node)} (${node.symbol || node.op})`);
     }
     // At a fork the sum of the gradients is written under the node.
-    const sum = svgText(group, 'node-grad', 0, (box.height - (box.forkPad || 0)) / 2 + 15, '');
+    const shapeHeight = box.height - (box.forkPad || 0) - 2 * (box.maskPad || 0);
+    const sum = svgText(group, 'node-grad', 0, shapeHeight / 2 + 15, '');
     sum.setAttribute('text-anchor', 'middle');
-    // ReLU: its mask x <= 0 under the node, the blocked elements crossed out in backward.
+    // ReLU: its mask x <= 0 under the node (under a fork's sum), the blocked elements crossed out in backward.
     const maskShape = box.maskPad ? maskGridShape(this.trace, node) : null;
-    const mask = maskShape ? drawMaskGrid(group, maskShape, (box.height - (box.forkPad || 0)) / 2 + box.maskTop + 6) : null;
+    const mask = maskShape ? drawMaskGrid(group, maskShape, shapeHeight / 2 + (box.forkPad || 0) + 6) : null;
     group.addEventListener('click', () => this.onSelectNode(node.id));
     group.addEventListener('keydown', (event) => {
       // Space as well as Enter, as on a real button (and not the player's play/pause).
@@ -414,6 +415,7 @@ title { display: none; }
 .relu-mask-grid.shown { display: inline; }
 .mask-box { fill: #fff; stroke: #6b7280; stroke-width: 1; }
 .mask-cell.masked .mask-box { fill: #d1d5db; }
+.mask-label { fill: #4b5563; font-size: 11px; }
 .mask-cross { display: none; stroke: #dc2626; stroke-width: 1.6; }
 .blocking .mask-cell.masked .mask-cross { display: inline; }
 `;

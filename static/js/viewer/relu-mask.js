@@ -27,7 +27,7 @@ export function maskGridShape(trace, node) {
 
 /** The room the grid takes under the node (its height with a gap), for the layout. */
 export function maskGridHeight({ rows }) {
-  return rows * MASK_CELL + 10;
+  return 6 + rows * MASK_CELL + 14;
 }
 
 function rect(parent, attrs) {
@@ -62,6 +62,14 @@ export function drawMaskGrid(parent, { rows, cols }, y) {
       cells.push(cell);
     }
   }
+  // What the grid is, under it: the book's mask = (x <= 0).
+  const label = document.createElementNS(SVG_NS, 'text');
+  label.setAttribute('class', 'mask-label');
+  label.setAttribute('x', '0');
+  label.setAttribute('y', String(y + rows * MASK_CELL + 11));
+  label.setAttribute('text-anchor', 'middle');
+  label.textContent = 'x <= 0';
+  grid.appendChild(label);
   parent.appendChild(grid);
   return { grid, title, cells };
 }
