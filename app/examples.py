@@ -281,10 +281,11 @@ def _examples() -> list[Example]:
             [
                 leaf("x", sigmoid_x),
                 const("minus_one", -1),
-                op("neg_x", "mul", "x", "minus_one"),
-                op("exp_neg_x", "exp", "neg_x"),
+                # Named by what they hold, as the figure's edges read: -x, exp(-x), 1 + exp(-x).
+                named(op("neg_x", "mul", "x", "minus_one"), "−x", "−x"),
+                named(op("exp_neg_x", "exp", "neg_x"), "exp(−x)", "exp(−x)"),
                 const("one", 1),
-                op("denominator", "add", "exp_neg_x", "one"),
+                named(op("denominator", "add", "exp_neg_x", "one"), "1 + exp(−x)", "1 + exp(−x)"),
                 op("y", "reciprocal", "denominator"),
             ],
             "y",

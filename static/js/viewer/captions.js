@@ -63,22 +63,30 @@ function kindName(node) {
   return text === key ? t('cap.kind.generic', { symbol: node.symbol || node.op }) : text;
 }
 
-/** The forward arithmetic with names and numbers: "リンゴ × リンゴの個数 = 100 × 2". */
+/** A name as an operand: in parentheses when it is itself a sum or a quotient ("1 + exp(−x)"),
+ * or an expanded primitive's id ("f/add"), which would read as a division. */
+const operand = (name) => (/\s[+×·/−-]\s|\//.test(name) ? `(${name})` : name);
+
+/**
+ * The forward arithmetic with names, and with numbers for scalars:
+ * {named: "リンゴ × リンゴの個数", numbers: "100 × 2"} (numbers null for tensors).
+ */
 function forwardExpression(trace, node, step, n) {
-  const names = step.inputs.map((input) => nameOf(trace, input.source));
+  const plain = step.inputs.map((input) => nameOf(trace, input.source));
+  const names = plain.map(operand);
   const values = step.inputs.map((input) => input.value);
   const symbol = INFIX[node.op];
   const scalars = values.every(isScalar);
   if (symbol && names.length === 2) {
-    const named = `${names[0]} ${symbol} ${names[1]}`;
-    return scalars ? `${named} = ${n.value(values[0])} ${symbol} ${n.factor(values[1])}` : named;
+    const numbers = scalars ? `${n.value(values[0])} ${symbol} ${n.factor(values[1])}` : null;
+    return { named: `${names[0]} ${symbol} ${names[1]}`, numbers };
   }
   const fn = node.symbol || node.op;
-  const named = node.op === 'pow' ? `${names[0]}${fn}` : node.op === 'reciprocal' ? `1 / ${names[0]}` : `${fn}(${names.join(', ')})`;
-  if (!scalars) return named;
+  const named = node.op === 'pow' ? `${names[0]}${fn}` : node.op === 'reciprocal' ? `1 / ${names[0]}` : `${fn}(${plain.join(', ')})`;
+  if (!scalars) return { named, numbers: null };
   const numbers = node.op === 'pow' ? `${n.factor(values[0])}${fn}`
     : node.op === 'reciprocal' ? `1 / ${n.factor(values[0])}` : `${fn}(${values.map((v) => n.value(v)).join(', ')})`;
-  return `${named} = ${numbers}`;
+  return { named, numbers };
 }
 
 function forwardCaption(trace, node, step, n) {
@@ -91,7 +99,11 @@ function forwardCaption(trace, node, step, n) {
   if (node.op === 'affine') return t('cap.fwd.affine', { node: name, x: names[0], W: names[1], b: names[2], out });
   if (node.op === 'matmul') return t('cap.fwd.matmul', { node: name, x: names[0], W: names[1], out });
   if (node.op === 'softmax_with_loss') return t('cap.fwd.softmaxWithLoss', { node: name, x: names[0], t: names[1], out });
-  return t('cap.fwd', { kind: kindName(node), node: name, expr: forwardExpression(trace, node, step, n), out, tail });
+  const { named, numbers } = forwardExpression(trace, node, step, n);
+  const expr = numbers ? `${named} = ${numbers}` : named;
+  // "exp(−x) = exp(−x) = …": a node named by its own formula is not named twice.
+  const lhs = name === named ? '' : `${name} = `;
+  return t('cap.fwd', { kind: kindName(node), node: name, lhs, expr, out, tail });
 }
 
 /** The value of the other input of a two-input node: what the book's mul node "swaps" in. */

@@ -158,7 +158,7 @@ const MESSAGES = {
     'cap.kind.generic': '{symbol} node',
     'cap.toNext': 'passes it on to the next node',
     'cap.toOutput': 'gives it out as the result',
-    'cap.fwd': 'Forward: the {kind} computes {node} = {expr} = {out} and {tail}.',
+    'cap.fwd': 'Forward: the {kind} computes {lhs}{expr} = {out} and {tail}.',
     'cap.fwd.relu': 'Forward: ReLU lets the elements of {x} above 0 through and sets the others to 0: {node} = {out}.',
     'cap.fwd.sigmoid': 'Forward: the sigmoid layer computes {node} = 1 / (1 + exp(−{x})) = {out}.',
     'cap.fwd.affine': 'Forward: the Affine layer computes the matrix product plus the bias, {node} = {x} · {W} + {b} = {out}.',
