@@ -111,11 +111,16 @@ def test_english_captions_and_the_summary_in_yen(page: Page):
     expect(caption.locator(".caption-summary")).to_contain_text(
         "If the price of an apple goes up by 1 yen, the price to pay goes up by 2.2 yen."
     )
-    # The upstream gradient 1.3 of the book's figures: every number of the caption follows.
+    # The upstream gradient 1.3 of the book's figures: the gradients now measure 1.3 × the
+    # price to pay, so the summary says that instead of yen (2.86 = 1.3 × 2.2).
     upstream = page.get_by_label("Upstream gradient", exact=True)
     upstream.fill("1.3")
     upstream.press("Enter")
-    expect(caption.locator(".caption-summary")).to_contain_text("goes up by 2.86 yen")
+    expect(caption).to_contain_text("apple gets 1.43 × 2 = 2.86")
+    expect(caption.locator(".caption-summary")).to_contain_text(
+        "If apple grows a little, 1.3 × price to pay grows by about 2.86 times as much."
+    )
+    expect(caption.locator(".caption-summary")).not_to_contain_text("yen")
     open_at(page, "softmax_with_loss", 2)
     expect(caption).to_contain_text("(y − t) / N")
     expect(caption).to_contain_text("[0.3, -0.8, 0.5], flows to a")

@@ -22,6 +22,7 @@ function appleTrace(dout = 1) {
   const dApplePrice = dout * 1.1;
   return {
     graph: { nodes, edges: [], output: 'price' },
+    dout,
     values: { apple: 100, apple_num: 2, apple_price: 200, tax: 1.1, price: 220 },
     grads: { apple: dApplePrice * 2, apple_num: dApplePrice * 100, apple_price: dApplePrice, tax: dout * 200, price: dout },
     steps: [
@@ -64,7 +65,10 @@ test('in Japanese, the mul node swaps its inputs, in the book’s words and numb
 
 test('a negative gradient is told as a decrease, with its size', () => {
   setLanguage('ja');
-  const trace = appleTrace(-1);
+  // Give back two apples (apple_num = -2): d price / d apple = 1.1 × (-2) = -2.2.
+  const trace = appleTrace();
+  trace.values.apple_num = -2;
+  trace.grads.apple = 1.1 * -2;
   assert.equal(gradientSummary(trace, { meaning: MEANING }), 'まとめ：リンゴの値段が1円上がると、支払金額は2.2円減ります。');
   setLanguage('en');
   assert.equal(
@@ -88,4 +92,11 @@ test('with gradients hidden, no caption prints one and there is no summary', () 
   // The swapped input values are values, not gradients: they stay.
   assert.match(sentences[3], /apple gets \? × 2 = \?/);
   assert.equal(gradientSummary(trace, { ...hidden, meaning: MEANING }), null);
+});
+
+test('with another upstream gradient the summary says what the gradients measure', () => {
+  setLanguage('ja');
+  const trace = appleTrace(1.3);
+  // 1.3 × 1.1 × 2 = 2.86: the gradient of 1.3 × 支払金額, not yen of the price itself.
+  assert.match(gradientSummary(trace, { meaning: MEANING }), /^まとめ：リンゴが少し増えると、1\.3 × 支払金額はその約2\.86倍だけ増えます。/);
 });

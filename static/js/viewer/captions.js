@@ -202,7 +202,10 @@ export function gradientSummary(trace, { raw = false, showGradients = true, mean
   const leaves = gradientLeaves(trace);
   if (!leaves.length || !outputNode) return null;
   const sentences = [];
-  if (meaning && meaning.inputs) {
+  // The preset's units hold for the book's dout = 1; another upstream gradient scales what the
+  // gradients measure (1.3 × the price to pay), so the generic sentences say so.
+  const unitDout = !isScalar(trace.dout) || toNumber(trace.dout) === 1;
+  if (meaning && meaning.inputs && unitDout) {
     for (const leaf of leaves) {
       const input = meaning.inputs[leaf.id];
       if (input && isScalar(trace.grads[leaf.id])) sentences.push(presetSentence(meaning, input, trace.grads[leaf.id], raw));
@@ -210,7 +213,8 @@ export function gradientSummary(trace, { raw = false, showGradients = true, mean
     if (sentences.length) return t('cap.sum.heading') + sentences.join(t('cap.sum.separator'));
   }
   const outName = displayLabel(outputNode);
-  const L = isScalar(outputValue) ? outName : t('cap.sum.arrayOutput', { L: outName });
+  const L = !isScalar(outputValue) ? t('cap.sum.arrayOutput', { L: outName })
+    : unitDout ? outName : t('cap.sum.scaledOutput', { L: outName, dout: formatNumber(trace.dout, raw) });
   const tensors = [];
   for (const leaf of leaves) {
     const grad = trace.grads[leaf.id];

@@ -187,6 +187,7 @@ const MESSAGES = {
     'cap.sum.zero': 'A small change of {x} leaves {L} unchanged (its gradient is 0).',
     'cap.sum.tensor': 'Each element of the gradient of {x}{shape} tells how many times as much {L} grows when that element grows a little.',
     'cap.sum.arrayOutput': 'Σ dout × {L}',
+    'cap.sum.scaledOutput': '{dout} × {L}',
     'layerName.MulLayer': 'multiply layer',
     'layerName.AddLayer': 'add layer',
     // ---- end of captions and names ----
@@ -379,6 +380,7 @@ const MESSAGES = {
     'cap.sum.zero': '{x}を少し変えても、{L}は変わりません（勾配は0）。',
     'cap.sum.tensor': '{x}の勾配{shape}の各要素は、その要素を少し増やしたときに{L}がその何倍増えるかを表します。',
     'cap.sum.arrayOutput': 'Σ dout × {L}',
+    'cap.sum.scaledOutput': '{dout} × {L}',
     'layerName.MulLayer': '乗算レイヤ',
     'layerName.AddLayer': '加算レイヤ',
     // ---- end of captions and names ----
