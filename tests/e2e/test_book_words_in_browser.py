@@ -121,6 +121,10 @@ def test_english_captions_and_the_summary_in_yen(page: Page):
         "If apple grows a little, 1.3 × price to pay grows by about 2.86 times as much."
     )
     expect(caption.locator(".caption-summary")).not_to_contain_text("yen")
+    # 5.6.2: the batch Affine sends dB, dout summed over the batch, [1 + 4, 2 + 5, 3 + 6].
+    open_at(page, "affine_batch", 2)
+    expect(caption).to_contain_text("the sum of ∂L/∂Y over the batch")
+    expect(caption).to_contain_text("B gets [5, 7, 9]")
     open_at(page, "softmax_with_loss", 2)
     expect(caption).to_contain_text("(y − t) / N")
     expect(caption).to_contain_text("[0.3, -0.8, 0.5], flows to a")

@@ -143,8 +143,8 @@ function backwardCaption(trace, node, step, n) {
     const key = local === null ? 'cap.bwd.sigmoidTensor' : 'cap.bwd.sigmoid';
     return t(key, { node: name, dout, x, local, grad: n.grad(first.grad) });
   }
-  if (node.op === 'affine') return t('cap.bwd.affine', { node: name, x: names[0], W: names[1], b: names[2] });
-  if (node.op === 'matmul') return t('cap.bwd.matmul', { node: name, x: names[0], W: names[1] });
+  if (node.op === 'affine') return t('cap.bwd.affine', { node: name, x: names[0], W: names[1], b: names[2], parts: edgeParts(trace, node, step, n) });
+  if (node.op === 'matmul') return t('cap.bwd.matmul', { node: name, x: names[0], W: names[1], parts: edgeParts(trace, node, step, n) });
   if (node.op === 'softmax_with_loss') return t('cap.bwd.softmaxWithLoss', { node: name, x, grad: n.grad(first.grad) });
   const local = (e) => e.local;
   local.isGrad = true;
