@@ -120,6 +120,7 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
                     "id": node.id,
                     "op": node.op.name,
                     "label": node.label,
+                    "labels": node.labels,
                     "inputs": node.inputs,
                     "shape": list(node.shape),
                     **op_fields(node.op, node.params),  # layer, symbol, box, composite

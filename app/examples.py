@@ -29,6 +29,10 @@ class Example:
     nodes: list[dict[str, Any]]
     output: str
     dout: Any = None
+    meaning: dict[str, Any] | None = None
+    """What the gradients mean in the preset's units, for the summary at the last step:
+    ``{"output": {en, ja}, "unit": {en, ja}, "inputs": {id: {"what", "change", "step"}}}``
+    (see ``gradient_meaning``); None where no unit fits, and the page says it generically."""
 
     @property
     def group(self) -> dict[str, str]:
@@ -41,6 +45,7 @@ class Example:
             "group": self.group,
             "title": self.title,
             "description": self.description,
+            "meaning": self.meaning,
         }
 
     def detail(self) -> dict[str, Any]:
@@ -49,6 +54,34 @@ class Example:
             "graph": {"nodes": self.nodes, "output": self.output},
             "dout": self.dout,
         }
+
+
+def named(node: dict[str, Any], en: str, ja: str) -> dict[str, Any]:
+    """The node with its names on the page in each language (the book's words): the id stays
+    the code's name (apple_num), the graph shows "number of apples" or リンゴの個数."""
+    return {**node, "labels": {"en": en, "ja": ja}}
+
+
+def gradient_meaning(
+    output: tuple[str, str],
+    unit: tuple[str, str],
+    inputs: dict[str, tuple[str, str, str, str, float]],
+) -> dict[str, Any]:
+    """The summary's words: the output's name and unit (en, ja), and for each input its name,
+    the change it makes (en, ja) and that change as a number, so the page can say "if the
+    price of an apple goes up by 1 yen, the price to pay goes up by 2.2 yen" (gradient x step)."""
+    return {
+        "output": {"en": output[0], "ja": output[1]},
+        "unit": {"en": unit[0], "ja": unit[1]},
+        "inputs": {
+            node_id: {
+                "what": {"en": what_en, "ja": what_ja},
+                "change": {"en": change_en, "ja": change_ja},
+                "step": step,
+            }
+            for node_id, (what_en, what_ja, change_en, change_ja, step) in inputs.items()
+        },
+    }
 
 
 def leaf(node_id: str, value: Any, label: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -105,24 +138,47 @@ def two_layer_net(
 
 
 def _examples() -> list[Example]:
+    # The names of figures 5-2, 5-3 and 5-17 (リンゴ, リンゴの個数, 消費税, 支払金額); the op nodes
+    # stay × and + in circles as the book draws them, their layers named in the inspector.
+    apple_leaf = named(leaf("apple", 100), "apple", "リンゴ")
+    apple_num = named(leaf("apple_num", 2), "number of apples", "リンゴの個数")
+    apple_price = named(
+        op("apple_price", "mul", "apple", "apple_num"), "price of the apples", "リンゴの金額"
+    )
+    tax = named(leaf("tax", 1.1), "tax", "消費税")
     apple = [
-        leaf("apple", 100),
-        leaf("apple_num", 2),
-        op("apple_price", "mul", "apple", "apple_num"),
-        leaf("tax", 1.1),
-        op("price", "mul", "apple_price", "tax"),
+        apple_leaf,
+        apple_num,
+        apple_price,
+        tax,
+        named(op("price", "mul", "apple_price", "tax"), "price to pay", "支払金額"),
     ]
     apple_orange = [
-        leaf("apple", 100),
-        leaf("apple_num", 2),
-        op("apple_price", "mul", "apple", "apple_num"),
-        leaf("orange", 150),
-        leaf("orange_num", 3),
-        op("orange_price", "mul", "orange", "orange_num"),
-        op("all_price", "add", "apple_price", "orange_price"),
-        leaf("tax", 1.1),
-        op("price", "mul", "all_price", "tax"),
+        apple_leaf,
+        apple_num,
+        apple_price,
+        named(leaf("orange", 150), "orange", "みかん"),
+        named(leaf("orange_num", 3), "number of oranges", "みかんの個数"),
+        named(
+            op("orange_price", "mul", "orange", "orange_num"),
+            "price of the oranges",
+            "みかんの金額",
+        ),
+        named(op("all_price", "add", "apple_price", "orange_price"), "total", "合計金額"),
+        tax,
+        named(op("price", "mul", "all_price", "tax"), "price to pay", "支払金額"),
     ]
+    apple_words = {
+        "apple": ("the price of an apple", "リンゴの値段", "goes up by 1 yen", "1円上がる", 1),
+        "apple_num": ("the number of apples", "リンゴの個数", "goes up by 1", "1個増える", 1),
+        "tax": ("the tax", "消費税", "goes up by 0.01 (1%)", "0.01（1%）上がる", 0.01),
+    }
+    orange_words = {
+        "orange": ("the price of an orange", "みかんの値段", "goes up by 1 yen", "1円上がる", 1),
+        "orange_num": ("the number of oranges", "みかんの個数", "goes up by 1", "1個増える", 1),
+    }
+    price_to_pay = ("the price to pay", "支払金額")
+    yen = (" yen", "円")
     sigmoid_x = 1.0
     return [
         Example(
@@ -137,6 +193,7 @@ def _examples() -> list[Example]:
             },
             apple,
             "price",
+            meaning=gradient_meaning(price_to_pay, yen, apple_words),
         ),
         Example(
             "apple_orange",
@@ -150,6 +207,7 @@ def _examples() -> list[Example]:
             },
             apple_orange,
             "price",
+            meaning=gradient_meaning(price_to_pay, yen, {**apple_words, **orange_words}),
         ),
         Example(
             "chain_rule",
@@ -197,12 +255,18 @@ def _examples() -> list[Example]:
             {"en": "ReLU layer", "ja": "ReLUレイヤ"},
             {
                 "en": "x = [[1.0, -0.5], [-2.0, 3.0]]: the mask x <= 0 is [[False, True], "
-                "[True, False]], and the gradient is blocked there (figure 5-18).",
+                "[True, False]]. The upstream gradient [[1.3, 0.8], [0.5, 2.0]] passes where "
+                "x > 0 and is blocked (set to 0) where the mask is True: dx = [[1.3, 0], [0, 2]] "
+                "(figure 5-18).",
                 "ja": "x = [[1.0, -0.5], [-2.0, 3.0]]：マスク x <= 0 は [[False, True], "
-                "[True, False]]。その位置で勾配は止まる（図5-18）。",
+                "[True, False]]。上流から来た勾配 [[1.3, 0.8], [0.5, 2.0]] は x > 0 の位置では"
+                "そのまま流れ、マスクが True の位置では止まって0になる：dx = [[1.3, 0], [0, 2]]"
+                "（図5-18）。",
             },
             [leaf("x", [[1.0, -0.5], [-2.0, 3.0]]), op("y", "relu", "x")],
             "y",
+            # Not all ones, so the elements the mask blocks are seen to be zeroed.
+            dout=[[1.3, 0.8], [0.5, 2.0]],
         ),
         Example(
             "sigmoid_steps",
@@ -217,10 +281,11 @@ def _examples() -> list[Example]:
             [
                 leaf("x", sigmoid_x),
                 const("minus_one", -1),
-                op("neg_x", "mul", "x", "minus_one"),
-                op("exp_neg_x", "exp", "neg_x"),
+                # Named by what they hold, as the figure's edges read: -x, exp(-x), 1 + exp(-x).
+                named(op("neg_x", "mul", "x", "minus_one"), "−x", "−x"),
+                named(op("exp_neg_x", "exp", "neg_x"), "exp(−x)", "exp(−x)"),
                 const("one", 1),
-                op("denominator", "add", "exp_neg_x", "one"),
+                named(op("denominator", "add", "exp_neg_x", "one"), "1 + exp(−x)", "1 + exp(−x)"),
                 op("y", "reciprocal", "denominator"),
             ],
             "y",

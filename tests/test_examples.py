@@ -121,7 +121,10 @@ def test_examples_mul_node_dout_in_the_request_replaces_the_books_1_3(client):
 def test_examples_relu_masks_the_gradient_where_x_is_not_positive(client):
     data = post_trace(client, example="relu")
     assert data["values"]["y"] == [[1.0, 0.0], [0.0, 3.0]]
-    assert data["grads"]["x"] == [[1.0, 0.0], [0.0, 1.0]]
+    # The preset's upstream gradient is not all ones, so the zeroing shows: the book's
+    # Relu.backward, dout[self.mask] = 0 with mask = (x <= 0), written out by hand.
+    assert data["dout"] == [[1.3, 0.8], [0.5, 2.0]]
+    assert data["grads"]["x"] == [[1.3, 0.0], [0.0, 2.0]]
 
 
 def test_examples_relu_with_an_array_dout(client):
@@ -288,3 +291,57 @@ def test_examples_cs231n_neuron_expanded_sigmoid_gives_the_same_gradients(client
     assert any(n["group"] == "f" for n in expanded["graph"]["nodes"])
     for name in ("w0", "x0", "w1", "x1", "w2"):
         assert expanded["grads"][name] == pytest.approx(one["grads"][name], rel=1e-12)
+
+
+@pytest.mark.parametrize("example_id", list(EXAMPLES))
+def test_examples_labels_name_nodes_of_the_preset_in_both_languages(example_id):
+    example = EXAMPLES[example_id]
+    for node in example.nodes:
+        if "labels" in node:
+            assert set(node["labels"]) == {"en", "ja"}, node["id"]
+            assert all(text.strip() for text in node["labels"].values()), node["id"]
+    if example.meaning is not None:
+        ids = {node["id"] for node in example.nodes}
+        assert example.output in ids
+        assert set(example.meaning["inputs"]) <= ids
+        for words in [example.meaning["output"], example.meaning["unit"]]:
+            assert set(words) == {"en", "ja"}
+        for meaning in example.meaning["inputs"].values():
+            assert set(meaning["what"]) == set(meaning["change"]) == {"en", "ja"}
+            assert meaning["step"] > 0
+
+
+def test_examples_apple_orange_uses_the_books_words():
+    labels = {n["id"]: n["labels"] for n in EXAMPLES["apple_orange"].nodes}
+    assert {
+        k: v["ja"]
+        for k, v in labels.items()
+        if k in ("apple", "apple_num", "orange", "tax", "price")
+    } == {
+        "apple": "リンゴ",
+        "apple_num": "リンゴの個数",
+        "orange": "みかん",
+        "tax": "消費税",
+        "price": "支払金額",
+    }
+    assert labels["apple_num"]["en"] == "number of apples"
+    assert labels["price"]["en"] == "price to pay"
+
+
+def test_examples_labels_travel_in_the_trace_and_the_ids_stay(client):
+    data = post_trace(client, example="apple")
+    nodes = {n["id"]: n for n in data["graph"]["nodes"]}
+    assert set(nodes) == {"apple", "apple_num", "apple_price", "tax", "price"}
+    assert nodes["tax"]["labels"] == {"en": "tax", "ja": "消費税"}
+    assert nodes["tax"]["label"] == "tax"  # the id, for clients that know no languages
+    assert data["grads"]["apple"] == pytest.approx(2.2)
+    summary = {e["id"]: e for e in client.get("/api/examples").json()}
+    assert summary["apple"]["meaning"]["inputs"]["apple"]["what"]["ja"] == "リンゴの値段"
+    assert summary["relu"]["meaning"] is None
+
+
+def test_examples_labels_that_are_not_strings_are_a_422_naming_the_node(client):
+    graph = {"nodes": [{"id": "x", "op": "input", "value": 1, "labels": {"en": 3}}], "output": "x"}
+    r = client.post("/api/trace", json={"graph": graph})
+    assert r.status_code == 422
+    assert "labels" in r.json()["detail"] or "labels" in str(r.json()["field"])

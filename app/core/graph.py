@@ -59,6 +59,8 @@ class Node:
     requires_grad: bool
     params: dict[str, Any]
     group: str | None = None
+    labels: dict[str, str] | None = None
+    """The label in each language of the page ({"en": "apple", "ja": "リンゴ"}), if given."""
     field: str = "graph.nodes"
     """Where the node is in the request, e.g. ``graph.nodes[3]``, for error messages."""
     shape: tuple[int, ...] = ()
@@ -416,6 +418,7 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
     group = spec.get("group")
     if isinstance(group, str):
         check_name_text(group, f"{where}.group", "groups", node_id)
+    labels = check_labels(spec.get("labels"), f"{where}.labels", node_id)
     node = Node(
         id=node_id,
         op=op,
@@ -424,6 +427,7 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
         requires_grad=bool(spec.get("requires_grad", True)),
         params=params,
         group=group,
+        labels=labels,
         field=where,
     )
     if node.is_leaf:
@@ -443,6 +447,23 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
             node=node_id,
         )
     return node
+
+
+def check_labels(labels: Any, field: str, node_id: str) -> dict[str, str] | None:
+    """A node's labels by language ({"en": ..., "ja": ...}): strings, checked like a label."""
+    if labels is None:
+        return None
+    if not isinstance(labels, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise GraphError(
+            f"{field}: node {node_id!r}: labels map a language code to a string",
+            field=field,
+            node=node_id,
+        )
+    for text in [*labels, *labels.values()]:
+        check_name_text(text, field, "labels", node_id)
+    return dict(labels)
 
 
 def check_name_text(text: str, field: str, what: str, node: str | None = None) -> None:

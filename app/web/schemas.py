@@ -60,6 +60,15 @@ class NodeSpec(Strict):
     label: str | None = Field(
         default=None, max_length=200, description="Text drawn for the node; defaults to its id."
     )
+    labels: (
+        dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(max_length=200)]] | None
+    ) = Field(
+        default=None,
+        max_length=8,
+        description="The text drawn for the node in each language of the page, by language "
+        "code; the page falls back to 'label', then to the id.",
+        examples=[{"en": "number of apples", "ja": "リンゴの個数"}],
+    )
     requires_grad: StrictBool = Field(
         default=True,
         description="False for data that takes no gradient (labels t, constants of a figure).",
@@ -216,6 +225,23 @@ class Localized(BaseModel):
     ja: str = Field(description="Japanese.")
 
 
+class InputMeaning(BaseModel):
+    """How the summary names one input's gradient."""
+
+    what: Localized = Field(description="The input in words: 'the price of an apple'.")
+    change: Localized = Field(description="A small change of it: 'goes up by 1 yen'.")
+    step: float = Field(description="That change as a number; the output moves by grad × step.")
+
+
+class GradientMeaning(BaseModel):
+    """The words of the summary at the last step: what each gradient means in the preset's units
+    ("if the price of an apple goes up by 1 yen, the price to pay goes up by 2.2 yen")."""
+
+    output: Localized = Field(description="The output in words: 'the price to pay'.")
+    unit: Localized = Field(description="The output's unit: ' yen' / '円'.")
+    inputs: dict[str, InputMeaning] = Field(description="By input node id.")
+
+
 class ExampleSummary(BaseModel):
     """A chapter 5 preset."""
 
@@ -224,6 +250,11 @@ class ExampleSummary(BaseModel):
     group: Localized = Field(description="The section group the picker shows it under.")
     title: Localized
     description: Localized = Field(description="What the book shows with it.")
+    meaning: GradientMeaning | None = Field(
+        default=None,
+        description="What its gradients mean in its units, for the last step's summary; null "
+        "where no unit fits (the page then says it generically).",
+    )
 
 
 class ExampleDetail(ExampleSummary):
@@ -264,6 +295,9 @@ class TraceNode(BaseModel):
     id: str
     op: str
     label: str
+    labels: dict[str, str] | None = Field(
+        description="The node's text in each language of the page (the spec's 'labels'), or null."
+    )
     inputs: list[str]
     shape: list[int] = Field(description="[] for a scalar.")
     layer: str | None

@@ -56,7 +56,10 @@ def test_exported_file_plays_offline(page: Page, tmp_path: Path, capsys):
     page.keyboard.press("Home")
     expect(apple_edge.locator(".edge-grad")).to_have_text("?")
     page.keyboard.press("ArrowRight")
-    expect(host.locator('[data-part="step-caption"]')).to_have_text("Forward: apple_price = 200")
+    expect(host.locator('[data-part="step-caption"]')).to_have_text(
+        "Forward: the multiply node computes price of the apples = apple × number of apples "
+        "= 100 × 2 = 200 and passes it on to the next node."
+    )
 
     # the op catalogue is embedded: the inspector shows the chain rule and the layer's source
     page.keyboard.press("End")

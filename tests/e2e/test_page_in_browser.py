@@ -162,10 +162,11 @@ def test_page_tensor_grid_edit_retraces(page: Page):
     """ReLU (5.5.1): x = [[1, -0.5], [-2, 3]]; making x[0,1] positive lets its gradient through."""
     page.goto("/#example=relu&step=9")
     expect_edge(page, "y->output", value="[[1, 0], [0, 3]]")
-    expect_edge(page, "x->y:0", grad="[[1, 0], [0, 1]]")
+    # The preset's upstream gradient [[1.3, 0.8], [0.5, 2]], blocked where x <= 0.
+    expect_edge(page, "x->y:0", grad="[[1.3, 0], [0, 2]]")
     page.get_by_label("x[0,1]", exact=True).fill("2")
     expect_edge(page, "y->output", value="[[1, 2], [0, 3]]")
-    expect_edge(page, "x->y:0", grad="[[1, 1], [0, 1]]")
+    expect_edge(page, "x->y:0", grad="[[1.3, 0.8], [0, 2]]")
 
 
 def test_page_raw_floats_toggle_shows_the_float64_repr(page: Page):

@@ -173,7 +173,10 @@ def test_standalone_viewer_shows_the_books_numbers_and_steps_with_the_keyboard(
     expect(apple_edge.locator(".edge-grad")).to_have_text("?")
     page.keyboard.press("ArrowRight")
     expect(counter).to_have_text("Step 1 / 4")
-    expect(host.locator('[data-part="step-caption"]')).to_have_text("Forward: apple_price = 200")
+    expect(host.locator('[data-part="step-caption"]')).to_have_text(
+        "Forward: the multiply node computes price of the apples = apple × number of apples "
+        "= 100 × 2 = 200 and passes it on to the next node."
+    )
     page.keyboard.press("End")
 
     # The inspector has the op catalogue: the chain rule with the book's numbers.

@@ -90,8 +90,9 @@ def test_the_books_relu_writes_into_dout():
     assert "dx = dout.copy(); dx[self.mask] = 0" in problem
     # its gradients are right: only the in-place write fails it
     assert all(g.ok for s in report.samples for g in s.gradients)
-    # and its trace (the engine's arrays are read-only) still runs, on copies
-    assert report.trace.grads["x"].tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    # and its trace (the engine's arrays are read-only) still runs, on copies: the relu
+    # preset's dout [[1.3, 0.8], [0.5, 2.0]] with dout[mask] = 0 where x <= 0
+    assert report.trace.grads["x"].tolist() == [[1.3, 0.0], [0.0, 2.0]]
 
 
 def test_transposed_dw_in_affine():

@@ -8,7 +8,7 @@ import {
 } from '../viewer/format.js';
 import { el } from '../viewer/dom.js';
 import { t } from '../viewer/i18n.js';
-import { isEditableLeaf } from '../viewer/nodes.js';
+import { displayLabel, isEditableLeaf } from '../viewer/nodes.js';
 
 const MAX_GRID_ELEMENTS = 64;
 const MAX_GRID_COLUMNS = 10;
@@ -55,13 +55,14 @@ export class InputsPanel {
       const label = node.label ?? node.id;
       const row = el('div', 'input-row');
       row.dataset.leaf = node.id;
-      const name = el('span', 'input-name', label);
+      // The name shown in the page's language (リンゴ); the fields' accessible names keep the id.
+      const name = el('span', 'input-name', displayLabel(node));
       if (node.requires_grad === false) name.classList.add('constant');
       row.appendChild(name);
       const error = el('p', 'input-error');
       error.id = `error-${Math.random().toString(36).slice(2)}`;
       error.hidden = true;
-      const entry = { node, row, error, label };
+      const entry = { node, row, error, label, name };
       if (isScalar(value)) {
         this.buildScalar(entry, value, raw);
       } else if (fitsGrid(value)) {
@@ -169,6 +170,11 @@ export class InputsPanel {
     entry.current = structuredClone(value);
     entry.shape = shape;
     row.appendChild(grid);
+  }
+
+  /** The leaves' names again, in the language just chosen (captions and names). */
+  relabel() {
+    for (const entry of Object.values(this.rows)) entry.name.textContent = displayLabel(entry.node);
   }
 
   /** Shows new values without touching the field the user is typing in. */

@@ -176,6 +176,13 @@ function acceptTrace(request, result) {
   showTrace(result, request);
 }
 
+/** The shown preset's words for the last step's summary (captions and names), or null. */
+function presetMeaning() {
+  if (state.graph || state.expression !== null || state.training) return null;
+  const example = examples.find((e) => e.id === state.example);
+  return (example && example.meaning) || null;
+}
+
 function showTrace(result, request) {
   const started = performance.now();
   trace = result;
@@ -185,7 +192,7 @@ function showTrace(result, request) {
   if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
   // Before the viewer draws it: practice decides which gradients stay hidden (a new graph: a new session).
   practice.setTrace(result, JSON.stringify([state.example, state.graph, state.expression, state.training]));
-  const { drawn } = viewer.update(result, { step: request.position ?? state.step });
+  const { drawn } = viewer.update(result, { step: request.position ?? state.step, meaning: presetMeaning() });
   // A new structure has new leaves: their editors are built anew, else only their numbers change.
   if (drawn) panel.build(result, state.raw);
   else panel.update(result, state.raw);
@@ -335,6 +342,7 @@ function applyLanguage() {
   forward.render();
   paths.render();
   viewer.setLang(state.lang);
+  panel.relabel();
 }
 
 /** Back to the book's values: the same graph, no edits, the same step. */
@@ -525,6 +533,8 @@ function start() {
       queue.request(TraceRequest.ofSource(source, {}, Origin.LOAD, 0));
     }
     fillPicker();
+    // A trace that came before the list: its summary gets the preset's words now.
+    if (trace) viewer.update(trace, { meaning: presetMeaning() });
   }).catch((error) => showMessage(errorText(error)));
   queue.request(TraceRequest.load(state.values));
 }

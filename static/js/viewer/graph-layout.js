@@ -4,7 +4,8 @@
 
 import dagre from '../../vendor/dagre.esm.js';
 import { formatValue, isScalar } from './format.js';
-import { groupsOf, nodeLabel, parentGroup } from './nodes.js';
+import { displayLabel, groupsOf, parentGroup } from './nodes.js';
+import { MASK_CELL, maskGridHeight, maskGridShape } from './relu-mask.js';
 
 // The node the output's edge points to, off the right of the graph as in the book's figures.
 const SINK = '\u0000output';
@@ -54,6 +55,36 @@ export function circleExit(c, p, r) {
   return { x: c.x + (dx / len) * r, y: c.y + (dy / len) * r };
 }
 
+/**
+ * An edge's points with its label's span drawn level: dagre routes the edge through the label's
+ * centre, so the line bent there and ran diagonally through the numbers above and below it
+ * (Affine's [0.2, 0.5, 0.8]). The centre becomes two points at the label's ends, and the line
+ * runs straight between the value above it and the gradient below it.
+ */
+export function edgeRoute(info) {
+  const points = info.points.map((p) => ({ ...p }));
+  const half = (info.width || 0) / 2;
+  if (!half || points.length < 3) return points;
+  let k = -1;
+  let best = Infinity;
+  for (let i = 1; i < points.length - 1; i++) {
+    const d = Math.hypot(points[i].x - info.x, points[i].y - info.y);
+    if (d < best) {
+      best = d;
+      k = i;
+    }
+  }
+  if (k < 0 || best > 1) return points;
+  const before = points[k - 1];
+  const after = points[k + 1];
+  // Keep the level part inside the neighbours, so the line never turns back on itself.
+  const left = Math.max(info.x - half, before.x + 1);
+  const right = Math.min(info.x + half, after.x - 1);
+  if (right <= left) return points;
+  points.splice(k, 1, { x: left, y: info.y }, { x: right, y: info.y });
+  return points;
+}
+
 /** The edge that leaves the output to the right, carrying its value and dout, as in the book. */
 export function sinkEdge(graph) {
   return { id: `${graph.output}->output`, source: graph.output, target: SINK, port: 0, sink: true };
@@ -62,7 +93,7 @@ export function sinkEdge(graph) {
 /** The box of a node: a leaf's label, a box op's symbol, or a circle around the symbol. */
 function nodeSize(node) {
   if (node.op === 'input') {
-    const w = textWidth(nodeLabel(node)) + 10;
+    const w = textWidth(displayLabel(node)) + 10;
     return { width: Math.min(w, 160), height: 22, kind: 'leaf' };
   }
   const symbol = node.symbol || node.op;
@@ -97,6 +128,14 @@ export function layoutGraph(trace) {
       size.width = Math.max(size.width, size.sumWidth);
       size.height += 20;
       size.forkPad = 20;
+    }
+    // ReLU's mask is drawn under its node (relu-mask.js). The room is added above as well as
+    // below, so the circle stays level with its edges.
+    const mask = maskGridShape(trace, node);
+    if (mask) {
+      size.maskPad = maskGridHeight(mask);
+      size.width = Math.max(size.width, mask.cols * MASK_CELL + 4, textWidth('x <= 0') + 4);
+      size.height += 2 * size.maskPad;
     }
     g.setNode(node.id, size);
   }

@@ -6,11 +6,12 @@
 // step or edit only changes classes and text (update), so the layout never moves and nothing
 // flickers. Every string from the server goes through textContent, never through markup.
 
-import { circleExit, GROUP, layoutGraph, shapeCentre, sinkEdge } from './graph-layout.js';
+import { circleExit, edgeRoute, GROUP, layoutGraph, shapeCentre, sinkEdge } from './graph-layout.js';
 import { formatValue, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
 import { t } from './i18n.js';
-import { groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
+import { drawMaskGrid, maskGridShape, updateMaskGrid } from './relu-mask.js';
+import { displayLabel, groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
 import { edgeTangent } from './tangents.js';
 import { slideSvg } from './svg-export.js';
 
@@ -35,7 +36,8 @@ export function structureKey(trace) {
   const g = trace.graph;
   return JSON.stringify([
     g.output,
-    g.nodes.map((n) => [n.id, n.op, n.label, n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id])]),
+    // The names drawn depend on the page's language (リンゴ, apple).
+    g.nodes.map((n) => [n.id, n.op, displayLabel(n), n.symbol, n.box, n.group ?? null, shapeOf(trace.values[n.id])]),
     g.edges.map((e) => e.id),
   ]);
 }
@@ -127,15 +129,15 @@ export class GraphView {
     const cy = box.y - (box.forkPad || 0) / 2;
     const group = svg('g', { class: `node ${box.kind}`, 'data-node': node.id, transform: `translate(${box.x},${cy})` }, parent);
     const title = svg('title', {}, group);
-    title.textContent = nodeLabel(node);
+    title.textContent = displayLabel(node);
     let symbolText = null;
     if (box.kind === 'leaf') {
-      const label = svgText(group, 'leaf-label', 0, 4, nodeLabel(node));
+      const label = svgText(group, 'leaf-label', 0, 4, displayLabel(node));
       label.setAttribute('text-anchor', 'middle');
       if (node.requires_grad === false) group.classList.add('constant');
     } else {
       if (box.kind === 'box') {
-        const h = box.height - (box.forkPad || 0);
+        const h = box.height - (box.forkPad || 0) - 2 * (box.maskPad || 0);
         const w = box.width;
         svg('rect', { class: 'shape', x: -w / 2, y: -h / 2, width: w, height: h, rx: 4 }, group);
       } else {
@@ -148,8 +150,12 @@ export class GraphView {
       group.setAttribute('aria-label', `${nodeLabel(node)} (${node.symbol || node.op})`);
     }
     // At a fork the sum of the gradients is written under the node.
-    const sum = svgText(group, 'node-grad', 0, (box.height - (box.forkPad || 0)) / 2 + 15, '');
+    const shapeHeight = box.height - (box.forkPad || 0) - 2 * (box.maskPad || 0);
+    const sum = svgText(group, 'node-grad', 0, shapeHeight / 2 + 15, '');
     sum.setAttribute('text-anchor', 'middle');
+    // ReLU: its mask x <= 0 under the node (under a fork's sum), the blocked elements crossed out in backward.
+    const maskShape = box.maskPad ? maskGridShape(this.trace, node) : null;
+    const mask = maskShape ? drawMaskGrid(group, maskShape, shapeHeight / 2 + (box.forkPad || 0) + 6) : null;
     group.addEventListener('click', () => this.onSelectNode(node.id));
     group.addEventListener('keydown', (event) => {
       // Space as well as Enter, as on a real button (and not the player's play/pause).
@@ -158,12 +164,12 @@ export class GraphView {
         this.onSelectNode(node.id);
       }
     });
-    return { group, sum, kind: box.kind };
+    return { group, sum, kind: box.kind, mask };
   }
 
   drawEdge(parent, edge, g) {
     const info = g.edge(edge.source, edge.target, edge.id);
-    const points = info.points.map((p) => ({ ...p }));
+    const points = edgeRoute(info);
     const sourceBox = g.node(edge.source);
     const targetBox = g.node(edge.target);
     // dagre ends edges on bounding boxes; pull the ends onto the circles the nodes really are.
@@ -232,6 +238,10 @@ export class GraphView {
       const gradKnown = fork && isNodeGradKnown(timeline, node.id, p);
       const sumText = hidden({ node: node.id }) ? '?' : formatValue(grads[node.id], raw);
       el.sum.textContent = gradKnown && grads[node.id] !== null ? 'Σ ' + sumText : '';
+      if (el.mask) {
+        const backward = timeline.stepsOf[node.id].backward;
+        updateMaskGrid(el.mask, values[node.inputs[0]], { forwardDone: known, backwardDone: !!backward && backward.index < p });
+      }
     }
 
     const pulses = [];
@@ -495,4 +505,11 @@ text { font: 13px "DejaVu Sans", Arial, sans-serif; }
 title { display: none; }
 .forward-mode .edge-grad { fill: #047857; }
 .edge.highlighted .line { stroke: #c026d3; stroke-width: 3.5; }
+.relu-mask-grid { display: none; }
+.relu-mask-grid.shown { display: inline; }
+.mask-box { fill: #fff; stroke: #6b7280; stroke-width: 1; }
+.mask-cell.masked .mask-box { fill: #d1d5db; }
+.mask-label { fill: #4b5563; font-size: 11px; }
+.mask-cross { display: none; stroke: #dc2626; stroke-width: 1.6; }
+.blocking .mask-cell.masked .mask-cross { display: inline; }
 `;

@@ -10,7 +10,7 @@ import { formatNumber, formatValue, isScalar, shapeOf, shapeText } from './forma
 import { heatmap } from './heatmap.js';
 import { morphChildren } from './morph.js';
 import { t } from './i18n.js';
-import { expandKey, groupSymbol, nodeLabel } from './nodes.js';
+import { displayLabel, expandKey, groupSymbol, nodeLabel } from './nodes.js';
 import { opView, pretty, sumText } from './op-views.js';
 import { isFormulaVariable, symbolicSection } from './symbolic-section.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
@@ -33,7 +33,7 @@ function methodSpan(lines, name) {
 /** The title, and a button back to following the step when the user pinned the node. */
 function header({ node, pinned }) {
   const box = el('div', 'inspector-header');
-  box.appendChild(el('h3', 'inspector-title', nodeLabel(node)));
+  box.appendChild(el('h3', 'inspector-title', displayLabel(node)));
   if (pinned) {
     const follow = el('button', 'small', t('followStep'));
     follow.type = 'button';
@@ -44,10 +44,17 @@ function header({ node, pinned }) {
   return box;
 }
 
+/** The book's name of a layer beside its class: "乗算レイヤ (MulLayer)"; the class alone if it has none. */
+function layerName(layer) {
+  const key = `layerName.${layer}`;
+  const name = t(key);
+  return name !== key ? `${name} (${layer})` : layer;
+}
+
 /** "x · MulLayer · shape (2, 3)", or "input" / "constant" for a leaf. */
 function metaLine({ trace, node }) {
   const kind = node.op === 'input' ? (node.requires_grad === false ? t('constant') : t('leaf'))
-    : `${node.symbol || node.op}${node.layer ? ' · ' + node.layer : ''}`;
+    : `${node.symbol || node.op}${node.layer ? ' · ' + layerName(node.layer) : ''}`;
   const shape = shapeOf(trace.values[node.id]);
   return el('p', 'meta', kind + (shape.length ? ` · ${t('shape')} ${shapeText(shape)}` : ''));
 }

@@ -1,9 +1,13 @@
 // Facts about the nodes of a trace's graph that several views need.
 
 import { parseNumber } from './format.js';
+import { language } from './i18n.js';
 
-/** The name a node is shown by: its label, else its id. */
+/** The name a node is known by in code and accessible names (English): its label, else its id. */
 export const nodeLabel = (node) => node.label ?? node.id;
+
+/** The name drawn for a node: its label in the page's language (the book's words), else nodeLabel. */
+export const displayLabel = (node) => (node.labels && node.labels[language()]) || nodeLabel(node);
 
 /**
  * A figure's constant: a leaf that takes no gradient and is labelled by its own value (the -1

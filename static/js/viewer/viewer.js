@@ -20,13 +20,13 @@
 //   render      {step}             after every render (tools and tests can wait for it)
 
 import { GraphView, structureKey } from './graph-view.js';
-import { formatValue, isScalar } from './format.js';
+import { isScalar } from './format.js';
+import { gradientSummary, stepSentence } from './captions.js';
 import { hasMessage, language, setLanguage, t, translate } from './i18n.js';
 import { Inspector } from './inspector.js';
 import { openLeafEditor } from './leaf-editor.js';
-import { isEditableLeaf, nodeLabel } from './nodes.js';
+import { isEditableLeaf } from './nodes.js';
 import { Player } from './player.js';
-import { sumText } from './op-views.js';
 import { findParts } from './template.js';
 import { anchoredPosition, anchorOf, buildTimeline, currentStep } from './timeline.js';
 import { tangentCaption } from './tangents.js';
@@ -36,24 +36,44 @@ const NOTHING_HIDDEN = () => false;
 
 const EVENTS = ['step', 'select', 'valueedit', 'valueinvalid', 'editrequest', 'expand', 'collapse', 'speed', 'render'];
 
-/** The caption under the player: what the step that has just run did, with its numbers.
- * hidden({edge} | {node}): a gradient the host hides (Practice mode) is written "?". */
-function caption(trace, step, raw, hidden = NOTHING_HIDDEN) {
-  if (!step) return t('beforeFirst');
-  const node = trace.graph.nodes.find((n) => n.id === step.node);
-  const name = node ? nodeLabel(node) : step.node;
-  if (step.phase === 'forward') return t('caption.forward', { node: name, value: formatValue(step.out, raw) });
-  if (step.phase === 'backward') {
-    return t('caption.backward', { node: name, dout: hidden({ node: step.node }) ? '?' : formatValue(step.dout, raw) });
-  }
-  if (step.phase === 'tangent') return tangentCaption(trace, step, raw); // forward mode
-  const partHidden = step.parts.some((part) => hidden({ edge: part.edge }));
-  const parts = partHidden ? step.parts.map((part) => (hidden({ edge: part.edge }) ? '?' : formatValue(part.grad, raw))).join(' + ')
-    : sumText(step.parts.map((part) => part.grad), raw);
-  return t('caption.accumulate', {
-    node: name,
-    sum: `${parts} = ${hidden({ node: step.node }) ? '?' : formatValue(step.sum, raw)}`,
-  });
+/**
+ * Whether the step's sentence would print a gradient the host hides (Practice mode): its node's
+ * own gradient, what a backward step sends along its edges, or a fork's parts.
+ */
+function stepHidesGradient(step, hidden) {
+  if (!step || hidden === NOTHING_HIDDEN) return false;
+  if (step.phase === 'tangent' || step.phase === 'forward') return false;
+  if (hidden({ node: step.node })) return true;
+  if (step.phase === 'accumulate') return step.parts.some((part) => hidden({ edge: part.edge }));
+  return (step.edges || []).some((e) => hidden({ edge: e.edge }));
+}
+
+/** Whether any gradient of the trace is hidden (the summary names them all). */
+function anyGradientHidden(trace, hidden) {
+  if (hidden === NOTHING_HIDDEN) return false;
+  return trace.graph.nodes.some((n) => hidden({ node: n.id })) || trace.graph.edges.some((e) => hidden({ edge: e.id }));
+}
+
+/** The step's sentence (a tangent step's in forward mode: tangents.js). */
+function stepCaption(trace, step, { raw, showGradients, hidden = NOTHING_HIDDEN }) {
+  if (step && step.phase === 'tangent') return tangentCaption(trace, step, raw);
+  return stepSentence(trace, step, { raw, showGradients: showGradients && !stepHidesGradient(step, hidden) });
+}
+
+/**
+ * The caption under the player: the step's sentence and, at the last step, the summary. A
+ * gradient the host hides (hidden({edge} | {node}), Practice mode) is written "?", and the
+ * summary waits until none is.
+ */
+function renderCaption(element, trace, step, p, { raw, meaning, showGradients, hidden = NOTHING_HIDDEN }) {
+  const sentence = stepCaption(trace, step, { raw, showGradients, hidden });
+  const summaryShown = p === trace.steps.length && p > 0 && trace.mode !== 'forward' && !anyGradientHidden(trace, hidden);
+  const summary = summaryShown ? gradientSummary(trace, { raw, showGradients, meaning }) : null;
+  const key = `${sentence}\u0000${summary}`;
+  if (element.dataset.captionKey === key) return;
+  element.dataset.captionKey = key;
+  element.textContent = sentence;
+  if (summary) element.appendChild(Object.assign(document.createElement('span'), { className: 'caption-summary', textContent: summary }));
 }
 
 /** The trace's warnings; in Japanese a sentence built from each code, the server's English as its tooltip. */
@@ -87,6 +107,10 @@ class Viewer {
     this.closeEditor = null;
     this.editable = options.editable || isEditableLeaf;
     this.gradientHidden = options.gradientHidden || null;
+    // The words of the last step's summary (a preset's "meaning"), and whether gradients may be
+    // printed in the caption (a practice mode hides them).
+    this.meaning = options.meaning ?? null;
+    this.showGradients = options.showGradients ?? true;
     setLanguage(options.lang || language());
 
     this.graph = new GraphView(parts.graph, {
@@ -136,10 +160,13 @@ class Viewer {
    * Shows a new trace. The same structure (an edited value) keeps the drawing and only changes
    * numbers; a new structure is laid out and drawn. step: where to stand in the new timeline:
    * a number (kept if omitted), 'end', or an anchor from anchor() (the same node and phase).
+   * meaning: the preset's words for the last step's summary (GET /api/examples' "meaning"),
+   * null for the generic sentences; kept if omitted.
    * Returns {drawn}: whether the graph was laid out and drawn anew.
    */
-  update(trace, { step } = {}) {
+  update(trace, { step, meaning } = {}) {
     const started = performance.now();
+    if (meaning !== undefined) this.meaning = meaning;
     const graphEl = this.parts.graph;
     this.trace = trace;
     this.timeline = buildTimeline(trace);
@@ -197,9 +224,17 @@ class Viewer {
 
   setLang(lang) {
     setLanguage(lang);
+    // The nodes' names differ by language (リンゴ, apple): drawn anew when they do.
+    if (this.trace && structureKey(this.trace) !== this.graph.key) this.graph.draw(this.trace);
     translate(this.built || this.element);
     this.player.render();
     if (this.trace && this.parts.warnings) renderWarnings(this.parts.warnings, this.trace.warnings || []);
+    this.render();
+  }
+
+  /** Whether the caption may print gradients (false: a practice mode hides them). */
+  setShowGradients(show) {
+    this.showGradients = !!show;
     this.render();
   }
 
@@ -262,7 +297,7 @@ class Viewer {
     if (!this.trace) return '';
     const p = this.player.position;
     const counter = t('stepCounter', { i: p, n: this.trace.steps.length });
-    const text = this.parts['step-caption'] ? this.parts['step-caption'].textContent : caption(this.trace, currentStep(this.timeline, p), this.raw);
+    const text = this.parts['step-caption'] ? this.parts['step-caption'].textContent : stepCaption(this.trace, currentStep(this.timeline, p), { raw: this.raw, showGradients: this.showGradients });
     const colours = getComputedStyle(this.element);
     const legend = [
       { text: t('legendValue'), color: colours.getPropertyValue('--value').trim() || '#1d4ed8' },
@@ -288,7 +323,9 @@ class Viewer {
     this.graph.update(timeline, p, { raw: this.raw, selected: nodeId, hidden });
     this.inspector.render({ trace, timeline, p, nodeId, pinned: !!this.selected, raw: this.raw, hidden });
     if (this.parts['step-counter']) this.parts['step-counter'].textContent = t('stepCounter', { i: p, n: trace.steps.length });
-    if (this.parts['step-caption']) this.parts['step-caption'].textContent = caption(trace, step, this.raw, hidden);
+    if (this.parts['step-caption']) {
+      renderCaption(this.parts['step-caption'], trace, step, p, { raw: this.raw, meaning: this.meaning, showGradients: this.showGradients, hidden });
+    }
     // A counter that tools can wait for (bench/bench_page.py does).
     const graphEl = this.parts.graph;
     graphEl.dataset.renderCount = String(Number(graphEl.dataset.renderCount || 0) + 1);
@@ -337,15 +374,17 @@ class Viewer {
  *   ops       the op catalogue (GET /api/ops's JSON), for the inspector; [] shows no sources
  *   lang      'en' or 'ja'; raw: raw floats; step: the starting position; node: a pinned node
  *   speed     the playing speed (0.5, 1, 2, 4)
+ *   meaning   a preset's words for the last step's summary (GET /api/examples' "meaning")
+ *   showGradients  false: the caption prints no gradient (a practice mode)
  *   editable  (node) => whether a leaf's value on the graph can be edited (default: inputs
  *             outside expanded composites); editing emits 'valueedit'
  *   keyboard  where arrow keys, Home, End and space are listened for (default: element;
  *             the page passes document)
  *   gradientHidden  ({edge} | {node}) => true for a gradient to show as "?" (see setGradientHidden)
  * The handle: update(trace, {step}) -> {drawn}, setStep(p), step, length, node, anchor(), select(id),
- * setLang(lang), setRaw(raw), setSpeed(speed), setOps(ops), setGradientHidden(predicate),
- * isGradientHidden({edge} | {node}), pause(), zoom(f), fit(), exportSvg({fontScale, screenScale}),
- * setFill(fill), highlightEdges(ids),
+ * setLang(lang), setRaw(raw), setShowGradients(show), setSpeed(speed), setOps(ops),
+ * setGradientHidden(predicate), isGradientHidden({edge} | {node}), pause(), zoom(f), fit(),
+ * exportSvg({fontScale, screenScale}), setFill(fill), highlightEdges(ids),
  * closeLeafEditor(), on(event, cb) -> off, destroy().
  * A trace with "mode": "forward" shows each edge's tangent d source / d wrt in the gradient's
  * place, with tangent steps on the timeline (tangents.js).
