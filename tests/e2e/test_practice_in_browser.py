@@ -70,7 +70,9 @@ def test_practice_hides_2_2_until_answered_then_shows_and_counts_it(page: Page):
     answer(page, "200")
     # Both right: practice moves on to apple_price's backward step, where 2.2 is asked.
     expect_step(page, 4)
-    expect(page.locator("#step-caption")).to_contain_text("dout = 1.1")
+    # The answered dout is printed in the caption, the unanswered gradient it sends is not.
+    expect(page.locator("#step-caption")).to_contain_text("the upstream value 1.1")
+    expect(page.locator("#step-caption")).to_contain_text("apple gets 1.1 × 2 = ?")
     expect(edge_grad(page, "apple->apple_price:0")).to_have_text("?")
     expect(page.locator("#practice-score")).to_have_text("2 of 2 right, first try")
     assert not TWO_POINT_TWO.search(visible_text(page))

@@ -10,23 +10,28 @@ import { displayLabel } from './nodes.js';
 
 /** How the caption writes numbers: values as they are, gradients only when they may be shown. */
 class Numbers {
-  constructor(raw, showGradients) {
+  /** hidden({edge} | {node}): a single gradient the host hides (practice mode's unanswered ones). */
+  constructor(raw, showGradients, hidden = () => false) {
     this.raw = raw;
     this.showGradients = showGradients;
+    this.hidden = hidden;
   }
 
   value(v) {
     return formatValue(v, this.raw);
   }
 
-  /** A gradient (an upstream value, a local derivative's product), or "?" when hidden. */
-  grad(v) {
-    return this.showGradients ? formatValue(v, this.raw) : '?';
+  /**
+   * A gradient (an upstream value, a local derivative's product), or "?" when hidden: all of
+   * them, or the one of target ({edge: id} or {node: id}).
+   */
+  grad(v, target = null) {
+    return this.showGradients && !(target && this.hidden(target)) ? formatValue(v, this.raw) : '?';
   }
 
   /** A number as a factor of a product: a negative one in parentheses. */
-  factor(v, isGrad = false) {
-    const text = isGrad ? this.grad(v) : this.value(v);
+  factor(v, isGrad = false, target = null) {
+    const text = isGrad ? this.grad(v, target) : this.value(v);
     return /^[-−]/.test(text) ? `(${text})` : text;
   }
 }
@@ -120,7 +125,8 @@ function edgeParts(trace, node, step, n, times) {
     const name = nameOf(trace, e.source);
     const factor = times ? times(e) : undefined;
     const product = factor !== undefined && isScalar(step.dout) && isScalar(factor) && isScalar(e.grad)
-      ? `${n.factor(step.dout, true)} × ${n.factor(factor, times.isGrad)} = ${n.grad(e.grad)}` : n.grad(e.grad);
+      ? `${n.factor(step.dout, true, { node: step.node })} × ${n.factor(factor, times.isGrad, { edge: e.edge })} = ${n.grad(e.grad, { edge: e.edge })}`
+      : n.grad(e.grad, { edge: e.edge });
     parts.push(t('cap.part', { x: name, grad: product }));
   }
   return parts.join(t('cap.partSeparator'));
@@ -128,7 +134,8 @@ function edgeParts(trace, node, step, n, times) {
 
 function backwardCaption(trace, node, step, n) {
   const name = displayLabel(node);
-  const dout = n.grad(step.dout);
+  const dout = n.grad(step.dout, { node: step.node });
+  const firstGrad = () => n.grad(first.grad, { edge: first.edge });
   const first = step.edges.find((e) => takesGrad(trace, e.source)) || step.edges[0] || {};
   const x = first.source === undefined ? '' : nameOf(trace, first.source);
   const names = (node.inputs || []).map((id) => nameOf(trace, id));
@@ -137,33 +144,36 @@ function backwardCaption(trace, node, step, n) {
     return t('cap.bwd.mul', { node: name, dout, parts: edgeParts(trace, node, step, n, swapped) });
   }
   if (node.op === 'add') return t('cap.bwd.add', { node: name, dout, parts: edgeParts(trace, node, step, n) });
-  if (node.op === 'relu') return t('cap.bwd.relu', { node: name, dout, x, grad: n.grad(first.grad) });
+  if (node.op === 'relu') return t('cap.bwd.relu', { node: name, dout, x, grad: firstGrad() });
   if (node.op === 'sigmoid') {
-    const local = isScalar(first.local) ? n.grad(first.local) : null;
+    const local = isScalar(first.local) ? n.grad(first.local, { edge: first.edge }) : null;
     const key = local === null ? 'cap.bwd.sigmoidTensor' : 'cap.bwd.sigmoid';
-    return t(key, { node: name, dout, x, local, grad: n.grad(first.grad) });
+    return t(key, { node: name, dout, x, local, grad: firstGrad() });
   }
   if (node.op === 'affine') return t('cap.bwd.affine', { node: name, x: names[0], W: names[1], b: names[2], parts: edgeParts(trace, node, step, n) });
   if (node.op === 'matmul') return t('cap.bwd.matmul', { node: name, x: names[0], W: names[1], parts: edgeParts(trace, node, step, n) });
-  if (node.op === 'softmax_with_loss') return t('cap.bwd.softmaxWithLoss', { node: name, x, grad: n.grad(first.grad) });
+  if (node.op === 'softmax_with_loss') return t('cap.bwd.softmaxWithLoss', { node: name, x, grad: firstGrad() });
   const local = (e) => e.local;
   local.isGrad = true;
   return t('cap.bwd', { node: name, kind: kindName(node), dout, parts: edgeParts(trace, node, step, n, local) });
 }
 
 function accumulateCaption(trace, step, n) {
-  const terms = step.parts.map((part) => n.factor(part.grad, true)).join(' + ');
+  const terms = step.parts.map((part) => n.factor(part.grad, true, { edge: part.edge })).join(' + ');
   return t('cap.accumulate', {
     node: nameOf(trace, step.node),
     count: step.parts.length,
-    sum: `${terms} = ${n.grad(step.sum)}`,
+    sum: `${terms} = ${n.grad(step.sum, { node: step.node })}`,
   });
 }
 
-/** The sentence for one step (null: before the first step). */
-export function stepSentence(trace, step, { raw = false, showGradients = true } = {}) {
+/**
+ * The sentence for one step (null: before the first step). hidden({edge} | {node}): a gradient
+ * the host hides one by one (practice mode), printed "?".
+ */
+export function stepSentence(trace, step, { raw = false, showGradients = true, hidden = () => false } = {}) {
   if (!step) return t('beforeFirst');
-  const n = new Numbers(raw, showGradients);
+  const n = new Numbers(raw, showGradients, hidden);
   const node = nodeMap(trace).get(step.node) || { id: step.node, op: '' };
   if (step.phase === 'forward') return forwardCaption(trace, node, step, n);
   if (step.phase === 'backward') return backwardCaption(trace, node, step, n);

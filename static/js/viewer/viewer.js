@@ -36,18 +36,6 @@ const NOTHING_HIDDEN = () => false;
 
 const EVENTS = ['step', 'select', 'valueedit', 'valueinvalid', 'editrequest', 'expand', 'collapse', 'speed', 'render'];
 
-/**
- * Whether the step's sentence would print a gradient the host hides (Practice mode): its node's
- * own gradient, what a backward step sends along its edges, or a fork's parts.
- */
-function stepHidesGradient(step, hidden) {
-  if (!step || hidden === NOTHING_HIDDEN) return false;
-  if (step.phase === 'tangent' || step.phase === 'forward') return false;
-  if (hidden({ node: step.node })) return true;
-  if (step.phase === 'accumulate') return step.parts.some((part) => hidden({ edge: part.edge }));
-  return (step.edges || []).some((e) => hidden({ edge: e.edge }));
-}
-
 /** Whether any gradient of the trace is hidden (the summary names them all). */
 function anyGradientHidden(trace, hidden) {
   if (hidden === NOTHING_HIDDEN) return false;
@@ -57,7 +45,7 @@ function anyGradientHidden(trace, hidden) {
 /** The step's sentence (a tangent step's in forward mode: tangents.js). */
 function stepCaption(trace, step, { raw, showGradients, hidden = NOTHING_HIDDEN }) {
   if (step && step.phase === 'tangent') return tangentCaption(trace, step, raw);
-  return stepSentence(trace, step, { raw, showGradients: showGradients && !stepHidesGradient(step, hidden) });
+  return stepSentence(trace, step, { raw, showGradients, hidden });
 }
 
 /**
