@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop_viz.core.graph import Graph, Node, freeze
+from backprop_viz.core.graph import Graph, freeze
 from backprop_viz.core.ops import OPS, Op
 from backprop_viz.core.steps import (
     AccumulateStep,
@@ -45,6 +45,7 @@ from backprop_viz.core.steps import (
     Step,
     StepInput,
 )
+from backprop_viz.deadline import check_deadline
 
 np_exp, np_log, np_tanh = np.exp, np.log, np.tanh
 isfinite = math.isfinite
@@ -205,26 +206,34 @@ SCALAR_RULES: dict[str, ScalarRule] = {
 @dataclass
 class ScalarProgram:
     """A scalar graph compiled to indices: node i is ``graph.order[i]``, edge e is
-    ``graph.edges[e]`` (in the order link_edges made them: by node, then port)."""
+    ``graph.edges[e]`` (link_edges makes them by node, then port, so a node's input edges are
+    consecutive). Flat lists of ints and one tuple per op node: a program of 10,000 nodes is
+    built in a few milliseconds and makes little work for the garbage collector."""
 
     graph: Graph
     rules: list[ScalarRule]
     """The distinct rules used, checked again before each run (a layer may have changed)."""
-    forward: list[tuple]
-    """Per op node: (i, forward, params or None, input indices...)."""
-    backward: list[tuple | None]
-    """Per node: None for a leaf, else (backward, params or None, inputs, input edges)."""
+    ops: list[tuple]
+    """Per op node, in order: (i, forward, backward, params or None, x, y or -1, first edge)."""
+    by_node: list[tuple | None]
+    """Per node: its entry of ``ops``, None for a leaf."""
     leaves: list[int]
-    consumers: list[list[int]]
-    """Per node: its consumers' edges, in the order the NumPy path sums a fork's parts."""
+    first: list[int]
+    """Per node: its first consumer's edge (-1: none); ``following`` chains the rest, in the
+    order graph.consumers lists them, which is the order the NumPy path sums a fork's parts."""
+    following: list[int]
     sources: list[int]
     """Per edge: the index of its source."""
     output: int
     requires_grad: list[bool]
-    is_leaf: list[bool]
 
-    def current(self) -> bool:
-        return all(r.still_mirrors(r.op) and r.op is OPS.get(r.op.name) for r in self.rules)
+    def consumer_edges(self, i: int) -> list[int]:
+        """Node i's consumers' edges, in order."""
+        edges, e = [], self.first[i]
+        while e >= 0:
+            edges.append(e)
+            e = self.following[e]
+        return edges
 
 
 def program_for(graph: Graph) -> ScalarProgram | None:
@@ -246,52 +255,63 @@ def program_for(graph: Graph) -> ScalarProgram | None:
 
 
 def compile_program(graph: Graph) -> ScalarProgram | None:
-    nodes, order = graph.nodes, graph.order
-    position = graph.position
-    used: dict[str, ScalarRule] = {}
-    forward: list[tuple] = []
-    backward: list[tuple | None] = []
+    """The program of a graph of scalars whose every op has a rule, else None."""
+    nodes, order, position = graph.nodes, graph.order, graph.position
+    count = len(order)
+    by_op: dict[int, ScalarRule | None] = {}  # id(op) -> its rule, checked once per op
+    ops: list[tuple] = []
+    by_node: list[tuple | None] = [None] * count
     leaves: list[int] = []
-    consumers: list[list[int]] = [[] for _ in order]
+    first, last = [-1] * count, [-1] * count
+    following: list[int] = []
     sources: list[int] = []
     for i, node_id in enumerate(order):
         node = nodes[node_id]
         if node.shape:
             return None
-        if node.is_leaf:
-            leaves.append(i)
-            backward.append(None)
-            continue
         op = node.op
-        found = SCALAR_RULES.get(op.name)
-        if found is None or not found.still_mirrors(op):
+        if op.name == "input":
+            leaves.append(i)
+            continue
+        found = by_op.get(id(op), False)
+        if found is False:
+            found = SCALAR_RULES.get(op.name)
+            if found is not None and not found.still_mirrors(op):
+                found = None
+            by_op[id(op)] = found
+        if found is None or (found.accepts is not None and not found.accepts(node.params)):
             return None
-        if found.accepts is not None and not found.accepts(node.params):
-            return None
-        used[op.name] = found
+        e0 = len(sources)
+        if len(node.inputs) == 2:
+            x, y = position[node.inputs[0]], position[node.inputs[1]]
+            sources += (x, y)
+            following += (-1, -1)
+        else:
+            x, y = position[node.inputs[0]], -1
+            sources.append(x)
+            following.append(-1)
+        for e, a in ((e0, x), (e0 + 1, y)) if y >= 0 else ((e0, x),):
+            if first[a] < 0:
+                first[a] = e
+            else:
+                following[last[a]] = e
+            last[a] = e
         params = node.params if found.uses_params else None
-        inputs = tuple(position[s] for s in node.inputs)
-        edges = []
-        for source in inputs:
-            edge_index = len(sources)
-            sources.append(source)
-            consumers[source].append(edge_index)
-            edges.append(edge_index)
-        forward.append((i, found.forward, params, *inputs))
-        backward.append((found.backward, params, inputs, tuple(edges)))
-    # link_edges appends graph.edges in this same order; consumers must match graph.consumers
+        by_node[i] = entry = (i, found.forward, found.backward, params, x, y, e0)
+        ops.append(entry)
+    # link_edges appends graph.edges in this same order
     assert len(sources) == len(graph.edges)
     return ScalarProgram(
         graph=graph,
-        rules=list(used.values()),
-        forward=forward,
-        backward=backward,
+        rules=[r for r in by_op.values() if r is not None],
+        ops=ops,
+        by_node=by_node,
         leaves=leaves,
-        consumers=consumers,
+        first=first,
+        following=following,
         sources=sources,
         output=position[graph.output],
         requires_grad=[nodes[n].requires_grad for n in order],
-        is_leaf=[nodes[n].is_leaf for n in order],
     )
 
 
@@ -322,65 +342,64 @@ def run_program(program: ScalarProgram, seed: np.ndarray) -> ScalarTape:
     values: list[Any] = [None] * count
     for i in program.leaves:
         values[i] = float(nodes[order[i]].value)
-    for step in program.forward:
-        if len(step) == 4:
-            i, forward, params, a = step
-            values[i] = forward(values[a]) if params is None else forward(values[a], params)
+    for i, forward, _, params, x, y, _ in program.ops:
+        if y >= 0:
+            values[i] = forward(values[x], values[y])
+        elif params is None:
+            values[i] = forward(values[x])
         else:
-            i, forward, _, a, b = step
-            values[i] = forward(values[a], values[b])
+            values[i] = forward(values[x], params)
 
+    edge_count = len(program.sources)
     douts: list[Any] = [None] * count
     grads: list[Any] = [None] * count
-    sent: list[Any] = [None] * len(program.sources)
-    locals_: list[Any] = [None] * len(program.sources)
+    sent: list[Any] = [None] * edge_count
+    locals_: list[Any] = [None] * edge_count
     events: list[int] = []
-    backward, consumers, is_leaf = program.backward, program.consumers, program.is_leaf
-    requires_grad, output = program.requires_grad, program.output
     append = events.append
+    by_node, first, following = program.by_node, program.first, program.following
+    requires_grad, output = program.requires_grad, program.output
     for i in range(count - 1, -1, -1):
         if i == output:
             d = float(seed)
         else:
-            edges = consumers[i]
-            if not edges:
+            e = first[i]
+            if e < 0:
                 continue
-            if len(edges) == 1:
-                d = sent[edges[0]]
-                if d is None:
-                    continue
-            else:
-                d, parts = None, 0
-                for e in edges:
+            d = sent[e]
+            e = following[e]
+            if e >= 0:  # a fork: its parts summed in the consumers' order
+                parts = d is not None
+                while e >= 0:
                     g = sent[e]
                     if g is not None:
-                        d = g if d is None else d + g
+                        if d is None:
+                            d = g
+                        else:
+                            d = d + g
                         parts += 1
-                if d is None:
-                    continue
+                    e = following[e]
                 if parts > 1:
                     append(~i)
+            if d is None:
+                continue
         douts[i] = d
-        if is_leaf[i]:
+        entry = by_node[i]
+        if entry is None:  # a leaf
             if requires_grad[i]:
                 grads[i] = d
             continue
         grads[i] = d
         append(i)
-        rule_backward, params, inputs, edges = backward[i]
-        if len(inputs) == 1:
-            x = inputs[0]
-            if params is None:
-                g, local = rule_backward(d, values[x], values[i])
-            else:
-                g, local = rule_backward(d, values[x], values[i], params)
-            e = edges[0]
-            sent[e] = g
-            locals_[e] = local
+        _, _, backward, params, x, y, e0 = entry
+        if y >= 0:
+            sent[e0], locals_[e0], sent[e0 + 1], locals_[e0 + 1] = backward(
+                d, values[x], values[y], values[i]
+            )
+        elif params is None:
+            sent[e0], locals_[e0] = backward(d, values[x], values[i])
         else:
-            gx, lx, gy, ly = rule_backward(d, values[inputs[0]], values[inputs[1]], values[i])
-            ex, ey = edges
-            sent[ex], locals_[ex], sent[ey], locals_[ey] = gx, lx, gy, ly
+            sent[e0], locals_[e0] = backward(d, values[x], values[i], params)
     return ScalarTape(program, seed, values, douts, sent, locals_, events, grads)
 
 
@@ -394,13 +413,12 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
     program = tape.program
     graph = program.graph
     nodes, order = graph.nodes, graph.order
-    values, grads, sent, sources = tape.values, tape.grads, tape.sent, program.sources
+    values, grads, sent = tape.values, tape.grads, tape.sent
     warnings = []
     if not isfinite(sum(values)):  # any NaN or inf (or an overflowing sum: looked at closely)
-        for step in program.forward:
-            i, inputs = step[0], step[3:]
+        for i, _, _, _, x, y, _ in program.ops:
             out = values[i]
-            if not isfinite(out) and all(isfinite(values[a]) for a in inputs):
+            if not isfinite(out) and isfinite(values[x]) and (y < 0 or isfinite(values[y])):
                 warnings.append(forward_warning(nodes[order[i]], math.isnan(out)))
     reached = [g for g in grads if g is not None]
     if not isfinite(sum(reached)):
@@ -408,7 +426,7 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
             grad = grads[i]
             if grad is None or i == program.output or isfinite(grad):
                 continue
-            for e in program.consumers[i]:
+            for e in program.consumer_edges(i):
                 target = graph.edges[e].target
                 upstream, part = grads[graph.position[target]], sent[e]
                 if upstream is not None and part is not None and isfinite(upstream):
@@ -418,7 +436,6 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
         for i, node_id in enumerate(order):
             if grads[i] is None and program.requires_grad[i]:
                 warnings.append(no_gradient_warning(graph, node_id))
-    del sources
     return warnings
 
 
@@ -490,15 +507,22 @@ class EdgeMap(Mapping):
     """A read-only {edge id: array} of the gradients sent along edges (``Trace.edge_grads``)."""
 
     def __init__(self, graph: Graph, tape: ScalarTape, arrays: TapeArrays):
-        self._arrays = arrays
-        # the order the NumPy path fills it: by backward step, then port
-        self._index = {
-            graph.edges[e].id: e
-            for i in tape.events
-            if i >= 0
-            for e in tape.program.backward[i][3]
-            if tape.sent[e] is not None
-        }
+        self._graph, self._tape, self._arrays = graph, tape, arrays
+        self._edges: dict[str, int] | None = None
+
+    @property
+    def _index(self) -> dict[str, int]:
+        if self._edges is None:
+            # the order the NumPy path fills it: by backward step, then port
+            edges, tape = self._graph.edges, self._tape
+            self._edges = {
+                edges[e].id: e
+                for i in tape.events
+                if i >= 0
+                for e in edge_range(tape.program, i)
+                if tape.sent[e] is not None
+            }
+        return self._edges
 
     def __getitem__(self, edge_id: str) -> np.ndarray:
         return self._arrays.sent(self._index[edge_id])
@@ -508,6 +532,13 @@ class EdgeMap(Mapping):
 
     def __len__(self) -> int:
         return len(self._index)
+
+
+def edge_range(program: ScalarProgram, i: int) -> range:
+    """The input edges of op node i."""
+    entry = program.by_node[i]
+    assert entry is not None
+    return range(entry[6], entry[6] + (2 if entry[5] >= 0 else 1))
 
 
 class TapeSteps(Sequence):
@@ -527,7 +558,7 @@ class TapeSteps(Sequence):
 
     def __len__(self) -> int:
         program = self.tape.program
-        return len(program.forward) + len(self.tape.events)
+        return len(program.ops) + len(self.tape.events)
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self._all())
@@ -545,16 +576,16 @@ def make_steps(tape: ScalarTape, arrays: TapeArrays) -> list[Step]:
     graph = program.graph
     order, inputs_of = graph.order, graph.inputs
     steps: list[Step] = []
-    for step in program.forward:
-        i = step[0]
+    for entry in program.ops:
+        i, sources = entry[0], program.sources
         node_id = order[i]
         steps.append(
             ForwardStep(
                 index=len(steps),
                 node=node_id,
                 inputs=[
-                    StepInput(edge.id, edge.source, arrays.value(a))
-                    for edge, a in zip(inputs_of[node_id], step[3:], strict=True)
+                    StepInput(edge.id, edge.source, arrays.value(sources[e]))
+                    for edge, e in zip(inputs_of[node_id], edge_range(program, i), strict=True)
                 ],
                 out=arrays.value(i),
             )
@@ -569,7 +600,7 @@ def make_steps(tape: ScalarTape, arrays: TapeArrays) -> list[Step]:
                     node=order[i],
                     parts=[
                         GradientPart(edges[e].id, edges[e].target, arrays.sent(e))
-                        for e in program.consumers[i]
+                        for e in program.consumer_edges(i)
                         if tape.sent[e] is not None
                     ],
                     sum=arrays.dout(i),
@@ -577,7 +608,7 @@ def make_steps(tape: ScalarTape, arrays: TapeArrays) -> list[Step]:
             )
             continue
         node = graph.nodes[order[event]]
-        edge_indices = program.backward[event][3]
+        edge_indices = edge_range(program, event)
         steps.append(
             BackwardStep(
                 len(steps),
@@ -599,37 +630,52 @@ def make_steps(tape: ScalarTape, arrays: TapeArrays) -> list[Step]:
     return steps
 
 
-def steps_json(tape: ScalarTape, number: Callable[[float | None], Any]) -> list[dict[str, Any]]:
+@dataclass
+class JsonNumbers:
+    """A tape's floats as JSON writes them: the lists themselves if every number is finite (the
+    usual case: no call per number), else with NaN and infinities as their strings."""
+
+    values: list[Any]
+    douts: list[Any]
+    grads: list[Any]
+    sent: list[Any]
+    locals_: list[Any]
+
+
+def json_numbers(tape: ScalarTape, number: Callable[[float | None], Any]) -> JsonNumbers:
+    lists = (tape.values, tape.douts, tape.grads, tape.sent, tape.locals_)
+    # filter(None, ...) drops None (and zeros, which are finite) at C speed
+    if all(isfinite(sum(filter(None, numbers))) for numbers in lists):
+        return JsonNumbers(*lists)
+    return JsonNumbers(*([number(x) for x in numbers] for numbers in lists))
+
+
+def steps_json(tape: ScalarTape, numbers: JsonNumbers) -> list[dict[str, Any]]:
     """The steps' JSON as ``Step.to_json`` writes it, from the floats (no step objects)."""
     program = tape.program
     graph = program.graph
-    order, edges, nodes = graph.order, graph.edges, graph.nodes
-    values, douts, sent, locals_ = tape.values, tape.douts, tape.sent, tape.locals_
+    order, edges, nodes, sources = graph.order, graph.edges, graph.nodes, program.sources
+    values, douts, sent, locals_ = numbers.values, numbers.douts, numbers.sent, numbers.locals_
     out: list[dict[str, Any]] = []
     append = out.append
-    edge_of = {}
-    for step in program.forward:
-        i = step[0]
-        node_id = order[i]
-        node_edges = program.backward[i][3]
-        edge_of[i] = node_edges
+    for i, _, _, _, _, y, e0 in program.ops:
+        ex = edges[e0]
+        inputs = [{"edge": ex.id, "source": ex.source, "value": values[sources[e0]]}]
+        if y >= 0:
+            ey = edges[e0 + 1]
+            inputs.append({"edge": ey.id, "source": ey.source, "value": values[y]})
         append(
             {
                 "phase": "forward",
                 "index": len(out),
-                "node": node_id,
-                "inputs": [
-                    {
-                        "edge": edges[e].id,
-                        "source": edges[e].source,
-                        "value": number(values[program.sources[e]]),
-                    }
-                    for e in node_edges
-                ],
-                "out": number(values[i]),
+                "node": order[i],
+                "inputs": inputs,
+                "out": values[i],
             }
         )
     for event in tape.events:
+        if not len(out) % 1024:
+            check_deadline()  # writing the JSON is the longest part of a large scalar trace
         if event < 0:
             i = ~event
             append(
@@ -638,11 +684,11 @@ def steps_json(tape: ScalarTape, number: Callable[[float | None], Any]) -> list[
                     "index": len(out),
                     "node": order[i],
                     "parts": [
-                        {"edge": edges[e].id, "target": edges[e].target, "grad": number(sent[e])}
-                        for e in program.consumers[i]
-                        if sent[e] is not None
+                        {"edge": edges[e].id, "target": edges[e].target, "grad": sent[e]}
+                        for e in program.consumer_edges(i)
+                        if tape.sent[e] is not None
                     ],
-                    "sum": number(douts[i]),
+                    "sum": douts[i],
                 }
             )
             continue
@@ -652,17 +698,17 @@ def steps_json(tape: ScalarTape, number: Callable[[float | None], Any]) -> list[
                 "phase": "backward",
                 "index": len(out),
                 "node": order[event],
-                "dout": number(douts[event]),
+                "dout": douts[event],
                 "edges": [
                     {
                         "edge": edges[e].id,
                         "source": edges[e].source,
                         "port": edges[e].port,
                         "formula": formulas[edges[e].port],
-                        "local": number(locals_[e]),
-                        "grad": number(sent[e]),
+                        "local": locals_[e],
+                        "grad": sent[e],
                     }
-                    for e in edge_of[event]
+                    for e in edge_range(program, event)
                 ],
             }
         )
@@ -676,7 +722,3 @@ def node_views(tape: ScalarTape) -> tuple[TapeArrays, NodeMap, NodeMap, EdgeMap,
     values = NodeMap(graph.order, graph.position, arrays.value)
     grads = NodeMap(graph.order, graph.position, arrays.grad)
     return arrays, values, grads, EdgeMap(graph, tape, arrays), TapeSteps(tape, arrays)
-
-
-def is_scalar_node(node: Node) -> bool:
-    return not node.shape
