@@ -110,9 +110,12 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
     graph = trace.graph
     # The maps first: when the budget runs out, it is the repeats in the steps that are
     # summarised, not the values a client reads first.
-    values = {node_id: encode(trace.values[node_id]) for node_id in graph.order}
-    grads = {node_id: encode(trace.grads[node_id]) for node_id in graph.order}
-    steps = [step.to_json(encode) for step in trace.steps]
+    if hasattr(trace, "json_parts"):  # the scalar fast path's trace writes its own floats
+        values, grads, steps = trace.json_parts(encode)
+    else:
+        values = {node_id: encode(trace.values[node_id]) for node_id in graph.order}
+        grads = {node_id: encode(trace.grads[node_id]) for node_id in graph.order}
+        steps = [step.to_json(encode) for step in trace.steps]
     return {
         "graph": {
             "nodes": [

@@ -28,7 +28,7 @@ def setting(default: int | float, env: str, low: int | float, high: int | float)
 class Settings:
     """Every limit has a sane default, bounds, and an environment variable that overrides it."""
 
-    max_nodes: int = setting(2000, "BPV_MAX_NODES", 1, 20_000)
+    max_nodes: int = setting(5000, "BPV_MAX_NODES", 1, 20_000)
     """BPV_MAX_NODES: nodes in one graph (20,000 is also the ceiling checked while parsing)."""
     max_elements: int = setting(1_000_000, "BPV_MAX_ELEMENTS", 1, 100_000_000)
     """BPV_MAX_ELEMENTS: elements in any one value (a leaf, an intermediate, a gradient)."""

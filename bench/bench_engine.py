@@ -2,8 +2,11 @@
 
 (a) backprop versus the numerical gradient (central difference, the book's 5.7.3),
 (b) the engine's forward+backward, traced (TraceRecorder) and not (NullRecorder), versus a
-    plain NumPy version of the same network,
+    plain NumPy version of the same network, at batch 1, 100 and 1000 (the batch-1 run is
+    where a fixed cost per run shows: the arithmetic is a few microseconds),
 (c) the size and encoding time of the JSON trace of the book-size preset.
+
+Scalar graphs against micrograd are in bench/bench_scalar.py.
 
 Both sides of each ratio are measured in this one run, interleaved, and the median is taken,
 because this machine is shared and noisy. Run: python bench/bench_engine.py [--full-numerical]
@@ -122,6 +125,48 @@ def numerical_gradient_seconds(x, t, params, trace, sample: int | None) -> tuple
     return (time.perf_counter() - start) * total / count, max_error
 
 
+def batch_nodes(nodes: list[dict], batch: int) -> list[dict]:
+    """The book preset's spec with ``batch`` rows of x and t (its 100 repeated, or the first)."""
+    out = []
+    for node in nodes:
+        if node["id"] in ("x", "t"):
+            rows = node["value"]
+            node = {**node, "value": (rows * (batch // len(rows) + 1))[:batch]}
+        out.append(node)
+    return out
+
+
+def report_engines(graph, batch: int, repeat: int) -> dict[str, list[float]]:
+    """Plain NumPy, the traced and the null engine on ``graph``, interleaved; prints ratios."""
+    leaves = {n: graph.nodes[n].value for n in ("x", "t", "W1", "b1", "W2", "b2")}
+    params = {n: np.array(leaves[n]) for n in ("W1", "b1", "W2", "b2")}
+    x, t = leaves["x"], leaves["t"]
+    check_engine_against_plain(graph, x, t, params)
+    times = interleaved(
+        {
+            "plain": lambda: plain_numpy_gradient(x, t, **params),
+            "traced": lambda: run_graph(graph),
+            "null": lambda: forward_backward(graph),
+        },
+        repeat,
+    )
+    t_plain, t_traced, t_null = (statistics.median(times[k]) for k in ("plain", "traced", "null"))
+    targets = {1: (1.5, 1.5), 100: (1.1, 1.03), 1000: (1.1, 1.03)}[batch]
+    print(f"TwoLayerNet 784-50-10, batch {batch} (median of {repeat} interleaved rounds)")
+    print(f"(b) plain NumPy forward+backward      {t_plain * 1e3:8.3f} ms")
+    print(f"    traced engine (TraceRecorder)     {t_traced * 1e3:8.3f} ms")
+    print(f"    null engine (NullRecorder)        {t_null * 1e3:8.3f} ms")
+    print(
+        f"    ratio traced / plain              {ratio_to(times, 'traced', 'plain'):8.3f}x  "
+        f"(target <= {targets[0]}x, median of per-round ratios)"
+    )
+    print(
+        f"    ratio null / plain                {ratio_to(times, 'null', 'plain'):8.3f}x  "
+        f"(target <= {targets[1]}x)"
+    )
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -140,22 +185,18 @@ def main() -> None:
 
     settings = Settings()
     example = EXAMPLES["two_layer_net_book"]
+    print(f"load average {os.getloadavg()[0]:.1f} (2 cores shared)")
+    # (b) at batch 1 and 1000 first: the engines versus plain NumPy, interleaved in rounds.
+    for batch in (1, 1000):
+        batch_graph = build_graph(batch_nodes(example.nodes, batch), example.output, settings)
+        report_engines(batch_graph, batch, args.repeat)
+
     graph = build_graph(example.nodes, example.output, settings)
     leaves = {n: graph.nodes[n].value for n in ("x", "t", "W1", "b1", "W2", "b2")}
     params = {n: np.array(leaves[n]) for n in ("W1", "b1", "W2", "b2")}
     x, t = leaves["x"], leaves["t"]
-    check_engine_against_plain(graph, x, t, params)
-
-    # (b) both engines versus plain NumPy, interleaved in rounds.
-    times = interleaved(
-        {
-            "plain": lambda: plain_numpy_gradient(x, t, **params),
-            "traced": lambda: run_graph(graph),
-            "null": lambda: forward_backward(graph),
-        },
-        args.repeat,
-    )
-    t_plain, t_traced, t_null = (statistics.median(times[k]) for k in ("plain", "traced", "null"))
+    times = report_engines(graph, 100, args.repeat)
+    t_traced = statistics.median(times["traced"])
 
     # (a) numerical gradient: two forward passes per weight.
     trace = run_graph(graph)
@@ -169,19 +210,6 @@ def main() -> None:
     size_full = len(dumps(trace_to_json(trace, settings.inline_elements, full=True)))
     t_build = median_time(lambda: build_graph(example.nodes, example.output, settings), 5)
 
-    rounds = f"median of {args.repeat} interleaved rounds"
-    print("TwoLayerNet 784-50-10, batch 100")
-    print(f"(b) plain NumPy forward+backward      {t_plain * 1e3:8.3f} ms ({rounds})")
-    print(f"    traced engine (TraceRecorder)     {t_traced * 1e3:8.3f} ms")
-    print(f"    null engine (NullRecorder)        {t_null * 1e3:8.3f} ms")
-    print(
-        f"    ratio traced / plain              {ratio_to(times, 'traced', 'plain'):8.3f}x  "
-        "(target <= 1.1x, median of per-round ratios)"
-    )
-    print(
-        f"    ratio null / plain                {ratio_to(times, 'null', 'plain'):8.3f}x  "
-        "(target <= 1.03x)"
-    )
     how = "all" if sample is None or sample >= total else f"{sample} sampled, extrapolated"
     print(f"(a) numerical gradient, {total} weights ({how})")
     print(

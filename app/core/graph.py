@@ -24,7 +24,15 @@ from backprop_viz.core.identifiers import (
     nfkc,
     script_problem,
 )
-from backprop_viz.core.ops import OPS, Op, OpError, Temporaries, check_params
+from backprop_viz.core.ops import (
+    OPS,
+    Op,
+    OpError,
+    Temporaries,
+    broadcast,
+    check_params,
+    same_shape,
+)
 from backprop_viz.settings import Settings
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -105,6 +113,11 @@ def parse_value(
 
     The strings "NaN", "Infinity" and "-Infinity" are accepted, as the trace writes them.
     """
+    if type(raw) is float or (type(raw) is int and -(2**53) <= raw <= 2**53):
+        # The common case, a plain number (every leaf of a formula): no checks to make.
+        value = np.array(raw, dtype=np.float64)
+        value.flags.writeable = False
+        return value
     where = f"{field} (node {quote(node)})" if node is not None else field
     if isinstance(raw, str) and raw in NON_FINITE:
         raw = NON_FINITE[raw]
@@ -252,7 +265,8 @@ def build_graph(
     overrides: Mapping[str, Any] | None = None,
 ) -> Graph:
     """Validate a spec (nodes as dicts, the output id, leaf overrides) into a Graph."""
-    return assemble_graph(validate_nodes(spec_nodes, settings), output, settings, overrides)
+    nodes = validate_nodes(spec_nodes, settings)
+    return assemble_graph(nodes, output, settings, overrides, copy=False)
 
 
 def validate_nodes(spec_nodes: Sequence[Mapping[str, Any]], settings: Settings) -> dict[str, Node]:
@@ -267,10 +281,16 @@ def assemble_graph(
     output: str,
     settings: Settings,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    copy: bool = True,
 ) -> Graph:
     """A Graph of copies of ``validated`` (left untouched, so it can be reused), with the
-    overrides parsed and applied, in topological order, its shapes checked."""
-    nodes = {node_id: dataclasses.replace(node) for node_id, node in validated.items()}
+    overrides parsed and applied, in topological order, its shapes checked. ``copy=False``
+    uses the nodes themselves (``build_graph``'s are its own)."""
+    if copy:
+        nodes = {node_id: dataclasses.replace(node) for node_id, node in validated.items()}
+    else:
+        nodes = dict(validated)
     apply_overrides(nodes, overrides or {}, settings)
     if output not in nodes:
         raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
@@ -306,6 +326,16 @@ def check_id(
 ) -> str:
     """A node's id: a non-empty string of safe characters (app.core.identifiers), short,
     without '->', not taken by an earlier node, not a look-alike of another."""
+    if (
+        type(node_id) is str
+        and node_id.isascii()
+        and node_id.isprintable()  # for ASCII: no control character (rule 2), and not empty
+        and 0 < len(node_id) <= MAX_ID_LENGTH
+        and "->" not in node_id
+        and node_id not in nodes
+        and lookalikes.add(node_id) is None
+    ):
+        return node_id  # the usual id: every check below passes (ASCII is in NFKC form)
     if not isinstance(node_id, str) or not node_id:
         raise GraphError(f"{nodes_field}.id: every node needs a non-empty id", field=nodes_field)
     check_name_text(node_id, f"{nodes_field}.id", "ids")
@@ -378,13 +408,27 @@ def link_edges(nodes: dict[str, Node], output: str, order: list[str]) -> Graph:
         consumers={node_id: [] for node_id in nodes},
         position={node_id: i for i, node_id in enumerate(order)},
     )
+    edges, inputs, consumers = graph.edges, graph.inputs, graph.consumers
+    new, set_attribute = object.__new__, object.__setattr__
     for node_id in order:
-        graph.inputs[node_id] = [
-            Edge(source, node_id, port) for port, source in enumerate(nodes[node_id].inputs)
-        ]
-        for edge in graph.inputs[node_id]:
-            graph.edges.append(edge)
-            graph.consumers[edge.source].append(edge)
+        node_edges = inputs[node_id] = []
+        for port, source in enumerate(nodes[node_id].inputs):
+            # Edge(source, node_id, port), 3 times faster: a frozen dataclass's __init__ sets
+            # each field through object.__setattr__, a cost on graphs of thousands of edges
+            edge = new(Edge)
+            set_attribute(
+                edge,
+                "__dict__",
+                {
+                    "source": source,
+                    "target": node_id,
+                    "port": port,
+                    "id": f"{source}->{node_id}:{port}",
+                },
+            )
+            node_edges.append(edge)
+            edges.append(edge)
+            consumers[source].append(edge)
     return graph
 
 
@@ -399,7 +443,7 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
             node=node_id,
         )
     inputs = list(spec.get("inputs") or [])
-    if len(inputs) != op.arity:
+    if len(inputs) != len(op.inputs):
         raise GraphError(
             f"{where}.inputs: {op.name} takes {op.arity} input(s) "
             f"({', '.join(op.inputs) or 'none'}), node {node_id!r} has {len(inputs)}",
@@ -407,7 +451,9 @@ def make_node(spec: Mapping[str, Any], where: str, node_id: str, max_elements: i
             node=node_id,
         )
     try:
-        params = check_params(op, dict(spec.get("params") or {}))
+        given = spec.get("params")
+        # most nodes give none (then nothing can be unknown): the defaults straight away
+        params = check_params(op, dict(given)) if given else (op.check({}) if op.check else {})
     except OpError as e:
         raise GraphError(
             f"{where}.params: node {node_id!r}: {e}", field=f"{where}.params", node=node_id
@@ -504,7 +550,23 @@ def check_name_rules(node_id: str, field: str, lookalikes: Lookalikes) -> None:
 
 
 def topological_order(nodes: dict[str, Node]) -> list[str]:
-    """Kahn's algorithm, breaking ties by the order of the spec so the result is stable."""
+    """Kahn's algorithm, breaking ties by the order of the spec so the result is stable.
+
+    A spec whose every node reads only nodes before it (a parsed formula, a preset) is its own
+    order: Kahn's algorithm with these ties takes its nodes one by one, so that is checked first.
+    """
+    seen: set[str] = set()
+    add = seen.add
+    for node_id, node in nodes.items():
+        for source in node.inputs:
+            if source not in seen:
+                return kahn_order(nodes)
+        add(node_id)
+    return list(nodes)
+
+
+def kahn_order(nodes: dict[str, Node]) -> list[str]:
+    """Kahn's algorithm for a spec that is not in order; errors for unknown inputs and cycles."""
     position = {node_id: i for i, node_id in enumerate(nodes)}
     waiting = {node_id: 0 for node_id in nodes}
     users: dict[str, list[str]] = {node_id: [] for node_id in nodes}
@@ -548,6 +610,8 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
     backward) and, at its peak, the scratch arrays of the op that needs the most, so that no
     request allocates more than the element limits allow for.
     """
+    if scalar_budget_fits(graph, settings):
+        return
     total = 0
     peak_scratch, peak_node = 0, None
     for node_id in graph.order:
@@ -614,3 +678,42 @@ def infer_shapes(graph: Graph, settings: Settings) -> None:
             field=where,
             node=peak_node.id,
         )
+
+
+def scalar_budget_fits(graph: Graph, settings: Settings) -> bool:
+    """For a graph of scalar leaves and elementwise ops, whose every node is then a scalar:
+    True if it fits the element budget, with the shapes (all ``()``, the default) left as they
+    are. False if it is not such a graph, or does not fit: then ``infer_shapes`` walks it node
+    by node and names the node where it stops fitting.
+
+    The same sums as infer_shapes, with each op's temporaries worked out once: on a formula of
+    thousands of nodes, per-node shape rules were a third of the build.
+    """
+    nodes, consumers = graph.nodes, graph.consumers
+    temporaries: dict[int, tuple[int, int]] = {}  # id(op) -> (kept, scratch) for scalars
+    total = peak_scratch = 0
+    for node_id in graph.order:
+        node = nodes[node_id]
+        op = node.op
+        if node.is_leaf:
+            if node.value is None or node.value.shape:
+                return False
+            inputs = kept = 0
+        else:
+            known = temporaries.get(id(op))
+            if known is None:
+                if op.shape_rule is not broadcast and op.shape_rule is not same_shape:
+                    return False
+                made = op.temporaries_for([()] * op.arity, ())
+                known = temporaries[id(op)] = (sum(made.kept), sum(made.scratch))
+                if made.largest > settings.max_elements:
+                    return False
+            inputs = len(node.inputs)
+            kept, scratch = known
+            if scratch > peak_scratch:
+                peak_scratch = scratch
+        # as infer_shapes counts: the value, a gradient per input, what the layer keeps, a fork
+        total += 1 + inputs + kept + (len(consumers[node_id]) > 1)
+        if total > settings.max_total_elements:
+            return False
+    return total + peak_scratch <= settings.max_total_elements
