@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=None,
-        help="server processes (default BPV_WORKERS, 2): uvicorn replaces one that dies",
+        help="server processes (default BPV_WORKERS, else one per core and at least 2): each "
+        "keeps one core busy, so one per core serves the most (see the README, Deployment), "
+        "and with two or more uvicorn replaces one that dies",
     )
 
     commands.add_parser("examples", help="list the chapter 5 presets")

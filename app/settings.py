@@ -24,6 +24,16 @@ def setting(default: int | float, env: str, low: int | float, high: int | float)
     return field(default=default, metadata={"env": env, "low": low, "high": high})
 
 
+def default_workers(cores: int | None = None) -> int:
+    """One server process per core (each runs Python and one BLAS thread, so one keeps one core
+    busy), at least two (so one that dies is replaced while the other serves) and at most 64.
+    ``cores`` defaults to the cores this process may run on."""
+    if cores is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        cores = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    return min(max(cores, 2), 64)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every limit has a sane default, bounds, and an environment variable that overrides it."""
@@ -54,9 +64,10 @@ class Settings:
     """BPV_HEAVY_TIME_LIMIT: seconds a heavy request may take from its admission; past it the
     answer is a 503 naming the limit."""
 
-    workers: int = setting(2, "BPV_WORKERS", 1, 64)
-    """BPV_WORKERS: server processes of ``backprop-viz serve`` unless --workers says; with two
-    or more, uvicorn's supervisor replaces a worker that dies or stops answering."""
+    workers: int = setting(default_workers(), "BPV_WORKERS", 1, 64)
+    """BPV_WORKERS: server processes of ``backprop-viz serve`` unless --workers says; by default
+    one per core this process may run on, and at least two: with two or more, uvicorn's
+    supervisor replaces a worker that dies or stops answering (``default_workers``)."""
     keep_alive_seconds: int = setting(5, "BPV_KEEP_ALIVE_SECONDS", 1, 300)
     """BPV_KEEP_ALIVE_SECONDS: an idle keep-alive connection is closed after this (uvicorn's
     timeout_keep_alive)."""

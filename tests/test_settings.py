@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backprop_viz import cli
-from backprop_viz.settings import Settings, SettingsError
+from backprop_viz.settings import Settings, SettingsError, default_workers
 from backprop_viz.web.connections import HeaderTimeoutProtocol
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def test_uvicorn_itself_with_two_workers_stops_on_a_bad_setting():
     assert "failed to start, stopping the parent process" in done.stderr
 
 
-def test_serve_runs_uvicorn_with_two_workers_and_the_timeouts_by_default(monkeypatch):
+def test_serve_runs_uvicorn_with_a_worker_per_core_and_the_timeouts_by_default(monkeypatch):
     import uvicorn
 
     calls = []
@@ -164,12 +164,28 @@ def test_serve_runs_uvicorn_with_two_workers_and_the_timeouts_by_default(monkeyp
     assert cli.main(["serve", "--workers", "1"]) == 0
     (app, default), (_, from_env), (_, from_flag) = calls
     assert app == "backprop_viz.main:app"
-    assert default["workers"] == 2
+    assert default["workers"] == default_workers()  # 2 on two cores (the test below)
     assert default["http"] is HeaderTimeoutProtocol
     assert default["timeout_keep_alive"] == 5
     assert default["timeout_graceful_shutdown"] == 10
     assert (from_env["workers"], from_env["port"], from_env["timeout_keep_alive"]) == (3, 9000, 7)
     assert from_flag["workers"] == 1
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 2), (3, 3), (8, 8), (64, 64), (96, 64)])
+def test_default_workers_are_one_per_core_at_least_two_at_most_64(cores, workers):
+    assert default_workers(cores) == workers
+    assert (
+        FIELDS["BPV_WORKERS"].metadata["low"] <= workers <= FIELDS["BPV_WORKERS"].metadata["high"]
+    )
+
+
+def test_default_workers_follow_the_cores_this_process_may_use():
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        assert default_workers() == min(max(len(os.sched_getaffinity(0)), 2), 64)
+    assert Settings().workers == default_workers()
 
 
 def test_dockerfile_serves_with_at_least_two_workers():

@@ -11,8 +11,7 @@ complete by then. httptools also takes headers of any size (10 MB of them, tried
 a request sends before its headers are complete are counted, from the parser's start of the
 message (bytes left of an earlier body a route did not read are not counted, except those that
 share a read with the new request's first bytes), and past the limit the answer is a 431 and
-the connection is closed. The body has its own limits, in the app (``BodyReadTimeout``,
-``BodySizeLimit``).
+the connection is closed. The body has its own limits, in the app (``web.guard``).
 
 ``serve`` in ``backprop_viz.cli`` passes this class to uvicorn as ``http=``; it extends the
 protocol uvicorn would pick itself (httptools when installed, as ``uvicorn[standard]`` does).

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from backprop_viz.core.graph import MAX_ID_LENGTH, GraphError, quote
 from backprop_viz.encoding import dumps
@@ -192,9 +192,9 @@ def internal_error_response() -> SafeJSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every error of ``app`` in the one model (the catch-all is a middleware, see
-    ``InternalErrors``, so that it sits inside the security headers), and publish that model
-    where FastAPI would declare its own validation error."""
+    """Answer every error of ``app`` in the one model (the catch-all is in the app's middleware,
+    see ``unexpected_error_response``, so that it sits inside the security headers), and
+    publish that model where FastAPI would declare its own validation error."""
     app.add_exception_handler(GraphError, graph_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
@@ -226,41 +226,19 @@ def with_error_model_for_validation(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-class InternalErrors:
-    """The catch-all: an exception no handler took becomes a JSON 500 (a MemoryError a 503).
+def unexpected_error_response(exc: Exception, scope: Scope) -> SafeJSONResponse:
+    """The catch-all's answer to an exception no handler took: a JSON 500 that says nothing of
+    the code (the traceback goes to the log), or for a MemoryError a 503 with Retry-After.
 
     Starlette's own catch-all (``ServerErrorMiddleware``) is outside every middleware the app
-    adds, so its plain-text 500 had no security headers; this one is added just inside
-    ``SecurityHeaders``, so every answer gets them.
+    adds, so its plain-text 500 had no security headers; ``web.guard.RequestGuard`` calls this
+    inside the security headers, so every answer gets them.
     """
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        except Exception as exc:
-            if started:  # too late for another answer; let the server close the connection
-                raise
-            if is_out_of_memory(exc):
-                logger.error("out of memory on %s %s", scope.get("method"), scope.get("path"))
-                response = out_of_memory_response()
-            else:
-                logger.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
-                response = internal_error_response()
-            await response(scope, receive, send)
+    if is_out_of_memory(exc):
+        logger.error("out of memory on %s %s", scope.get("method"), scope.get("path"))
+        return out_of_memory_response()
+    logger.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+    return internal_error_response()
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

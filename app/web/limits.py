@@ -22,6 +22,15 @@ Without ``when`` every request of the route is heavy. The request is admitted be
 read when it is known heavy from its size alone (a body over ``BPV_HEAVY_BODY_BYTES`` or of no
 declared length, or a route heavy for every request), so refusing a flood of large bodies costs
 no parsing; otherwise it is judged on its parsed body.
+
+A light request runs in anyio's default thread pool, as a plain sync route does, unless
+``inline`` says it is tiny: then it runs on the event loop itself. The hop to a thread and back
+costs about as much CPU as a small preset's whole trace (about 50 of apple's 230 µs in the app,
+and two thread wake-ups), while a tiny request holds the loop 40-150 µs (a small preset) to
+1-2 ms (the costliest the bounds let in)
+(``trace_is_tiny``: at most ``INLINE_MAX_NODES`` nodes, leaves whose sizes multiply to at most
+``INLINE_MAX_ELEMENTS``, no formula, no training run); anything larger keeps its thread, so
+health never waits behind it for long.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +51,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from backprop_viz.deadline import DeadlineExceeded, deadline_after
 from backprop_viz.settings import Settings
@@ -144,11 +154,15 @@ def error_503(detail: str, headers: dict[str, str] | None = None) -> JSONRespons
     )
 
 
-def heavy_work(when: Predicate | None = None) -> Callable[[Callable[..., Any]], Callable]:
+def heavy_work(
+    when: Predicate | None = None, inline: Predicate | None = None
+) -> Callable[[Callable[..., Any]], Callable]:
     """Make a (sync) route heavy work: capped, in the limiter's pool, under the time limit.
 
     ``when(request, arguments)`` says whether a request is heavy (the arguments are the route's
-    by name); light ones run as a plain sync route does, in anyio's default pool.
+    by name); light ones run as a plain sync route does, in anyio's default pool, except those
+    ``inline(request, arguments)`` finds tiny, which run on the event loop (see the module's
+    docstring).
     """
 
     def decorate(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,6 +190,8 @@ def heavy_work(when: Predicate | None = None) -> Callable[[Callable[..., Any]], 
             call = functools.partial(endpoint, **arguments)
             slot: Slot | None = request.scope.get(SLOT_KEY)
             if not limiter.enabled or (slot is None and when and not when(request, arguments)):
+                if inline is not None and slot is None and inline(request, arguments):
+                    return call()
                 return await run_in_threadpool(call)
             if slot is None:
                 slot = limiter.try_admit()
@@ -193,55 +209,9 @@ def heavy_work(when: Predicate | None = None) -> Callable[[Callable[..., Any]], 
     return decorate
 
 
-class HeavyWorkAdmission:
-    """Admits a request to a heavy route before its body is read when its size alone makes it
-    heavy, so a flood of large bodies over the cap is refused without parsing one.
-
-    The check runs at the route's first ``receive``, the moment the router has matched the
-    route (``scope["endpoint"]``) and the body is about to be read; a refusal is sent from
-    there, and what the route then answers to its interrupted read is dropped."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limiter: HeavyWork = scope["app"].state.heavy_work
-        checked = refused = False
-        slot: Slot | None = None
-
-        async def admitting_receive() -> Message:
-            nonlocal checked, refused, slot
-            if not checked:
-                checked = True
-                if limiter.enabled and heavy_by_size(scope, limiter.settings):
-                    slot = limiter.try_admit()
-                    if slot is None:
-                        refused = True
-                        await limiter.busy_response()(scope, receive, send)
-                        raise HeavyWorkRefused()
-                    scope[SLOT_KEY] = slot
-            return await receive()
-
-        async def guarded_send(message: Message) -> None:
-            if not refused:
-                await send(message)
-
-        try:
-            await self.app(scope, admitting_receive, guarded_send)
-        except Exception:
-            if not refused:
-                raise
-        finally:
-            if slot is not None and not slot.handed_off:  # the route never ran (a 413, a 422)
-                slot.release()
-
-
 class HeavyWorkRefused(HTTPException):
-    """Raised into the app when its request is refused at the body read (an HTTPException,
-    which FastAPI's body parsing lets through unchanged)."""
+    """Raised into the app when ``web.guard`` refuses its request at the body read (an
+    HTTPException, which FastAPI's body parsing lets through unchanged)."""
 
     def __init__(self) -> None:
         super().__init__(status_code=503, detail="busy")
@@ -255,8 +225,8 @@ def heavy_by_size(scope: Scope, settings: Settings) -> bool:
         return False
     if endpoint.heavy_work_when is None:
         return True
-    length = dict(scope["headers"]).get(b"content-length")
-    return length is None or not length.isdigit() or int(length) > settings.heavy_body_bytes
+    length = content_length(scope)
+    return length is None or length > settings.heavy_body_bytes
 
 
 def trace_is_heavy(request: Request, arguments: dict[str, Any]) -> bool:
@@ -273,6 +243,99 @@ def trace_is_heavy(request: Request, arguments: dict[str, Any]) -> bool:
         body_bytes = numbers * BYTES_PER_NUMBER
         return nodes > settings.heavy_nodes or body_bytes > settings.heavy_body_bytes
     return False
+
+
+# A trace this small runs on the event loop (heavy_work's ``inline``): every preset but the two
+# nets (2-10 nodes, 1-13 numbers; 40-150 µs a trace), and the costliest such trace, 16 nodes over
+# 1,024 elements, holds the loop 1-2 ms (tests/web/test_inline.py bounds it).
+INLINE_MAX_NODES = 16
+INLINE_MAX_ELEMENTS = 1024
+INLINE_MAX_BODY_BYTES = 16 * 1024
+
+
+def trace_is_tiny(request: Request, arguments: dict[str, Any]) -> bool:
+    """A light trace cheap enough for the event loop: no formula (its symbolic report waits on
+    a worker process) and no training run, a body of at most ``INLINE_MAX_BODY_BYTES``, at most
+    ``INLINE_MAX_NODES`` nodes, and leaf values (the preset's, those in ``values``, and
+    ``dout``) whose sizes multiply to at most ``INLINE_MAX_ELEMENTS``. That product bounds
+    every value and gradient of the graph: a broadcast or a matmul makes at most the product
+    of its inputs' sizes, and no op makes more than that."""
+    length = content_length(request.scope)
+    if length is None or length > INLINE_MAX_BODY_BYTES:
+        return False
+    body = next(value for value in arguments.values() if isinstance(value, BaseModel))
+    if getattr(body, "expression", None) is not None or getattr(body, "training", None):
+        return False
+    overrides = getattr(body, "values", None) or {}
+    graph, example = getattr(body, "graph", None), getattr(body, "example", None)
+    if graph is not None:
+        if len(graph.nodes) > INLINE_MAX_NODES:
+            return False
+        sizes = {node.id: count_numbers(node.value) for node in graph.nodes if node.op == "input"}
+    elif example is not None:
+        leaves = preset_leaf_sizes(example)
+        if leaves is None:
+            return False
+        sizes = dict(leaves)
+    else:
+        return False
+    for name, value in overrides.items():
+        sizes[name] = count_numbers(value)
+    sizes["dout"] = count_numbers(getattr(body, "dout", None))
+    product = 1
+    for size in sizes.values():
+        product *= max(size, 1)
+        if product > INLINE_MAX_ELEMENTS:
+            return False
+    return True
+
+
+def count_numbers(value: Any) -> int:
+    """The numbers in a value as sent (a number, or nested lists of them): its size, or more
+    than its size for a ragged one, which the engine refuses anyway. Counted without recursion
+    and only up to past ``INLINE_MAX_ELEMENTS`` (a value nested thousands deep is a 422 of the
+    engine's, not a RecursionError here)."""
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list | tuple):
+            pending.extend(item)
+        else:
+            count += 1
+            if count > INLINE_MAX_ELEMENTS:
+                break
+    return count
+
+
+def content_length(scope: Scope) -> int | None:
+    """The request's declared body length, or None if it declares none (or nonsense)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def preset_leaf_sizes(example_id: str) -> tuple[tuple[str, int], ...] | None:
+    """A preset's input nodes with the numbers in each, if it is small enough to run inline
+    (None for the book net, or an unknown id)."""
+    from backprop_viz.examples import EXAMPLES
+
+    return _preset_leaf_sizes(example_id) if example_id in EXAMPLES else None
+
+
+@functools.cache  # keyed by the presets' ids only
+def _preset_leaf_sizes(example_id: str) -> tuple[tuple[str, int], ...] | None:
+    from backprop_viz.examples import EXAMPLES
+
+    nodes = EXAMPLES[example_id].nodes
+    if len(nodes) > INLINE_MAX_NODES:
+        return None
+    sizes = tuple(
+        (n["id"], int(np.size(np.asarray(n.get("value"), dtype=object))))
+        for n in nodes
+        if n.get("op") == "input"
+    )
+    return None if math.prod(max(size, 1) for _, size in sizes) > INLINE_MAX_ELEMENTS else sizes
 
 
 # What a number takes in a JSON body, about ("0.0123456789, "): a preset's size as a body.

@@ -13,7 +13,7 @@ from backprop_viz.examples import EXAMPLES
 from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.settings import Settings
 from backprop_viz.web.errors import error_responses
-from backprop_viz.web.limits import heavy_work, trace_is_heavy
+from backprop_viz.web.limits import heavy_work, trace_is_heavy, trace_is_tiny
 from backprop_viz.web.schemas import (
     ExampleDetail,
     ExampleSummary,
@@ -76,7 +76,7 @@ def get_example(
     response_model=TraceResponse,
     responses=error_responses(422),
 )
-@heavy_work(when=trace_is_heavy)
+@heavy_work(when=trace_is_heavy, inline=trace_is_tiny)
 def create_trace(body: TraceRequest, request: Request) -> Response:
     """Run forward and backward and return every step, value and gradient."""
     result = service.trace(query_of(body), settings_of(request))

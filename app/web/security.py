@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 # Scripts and styles from this server only: no inline script anywhere, /docs included.
 POLICY = {
     "default-src": "'self'",
@@ -27,27 +25,20 @@ def content_security_policy(**changes: str) -> str:
 CONTENT_SECURITY_POLICY = content_security_policy()
 
 
-class SecurityHeaders:
-    """The headers on every response. A response that sets its own Content-Security-Policy
-    (ReDoc's page, with a nonce for its styles) keeps it: two policies would both apply."""
+# Computed once: every response of the app gets them (``web.guard.RequestGuard`` adds them).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+CSP_HEADER = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"no-referrer"))
-                headers.append((b"x-frame-options", b"DENY"))
-                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A response's headers with the security headers added. A response that sets its own
+    Content-Security-Policy (ReDoc's page, with a nonce for its styles) keeps it: two policies
+    would both apply."""
+    own_policy = any(name.lower() == b"content-security-policy" for name, _ in headers)
+    if own_policy:
+        return [*headers, *SECURITY_HEADERS]
+    return [*headers, *SECURITY_HEADERS, CSP_HEADER]
