@@ -100,3 +100,22 @@ test('with another upstream gradient the summary says what the gradients measure
   // 1.3 × 1.1 × 2 = 2.86: the gradient of 1.3 × 支払金額, not yen of the price itself.
   assert.match(gradientSummary(trace, { meaning: MEANING }), /^まとめ：リンゴが少し増えると、1\.3 × 支払金額はその約2\.86倍だけ増えます。/);
 });
+
+test('practice hides gradients one by one: an answered dout prints, the edges still asked do not', () => {
+  setLanguage('en');
+  const trace = appleTrace();
+  const step = trace.steps[3];
+  step.edges[0].edge = 'apple->apple_price:0';
+  step.edges[1].edge = 'apple_num->apple_price:1';
+  // dout of apple_price (1.1) is answered; the gradient sent to apple is not, apple_num's is.
+  const hidden = (target) => target.edge === 'apple->apple_price:0';
+  const text = stepSentence(trace, step, { hidden });
+  assert.match(text, /the upstream value 1\.1 /);
+  assert.match(text, /apple gets 1\.1 × 2 = \?/);
+  assert.match(text, /number of apples gets 1\.1 × 100 = 110/);
+  assert.doesNotMatch(text, /2\.2/);
+  // The node's own gradient hidden: its dout is "?" everywhere in the sentence.
+  const doutHidden = stepSentence(trace, step, { hidden: (target) => target.node === 'apple_price' });
+  assert.doesNotMatch(doutHidden, /1\.1/);
+  assert.match(doutHidden, /apple gets \? × 2 = 2\.2/);
+});

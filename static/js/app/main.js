@@ -15,7 +15,7 @@ import { PracticePanel } from './practice.js';
 import { Presentation } from './presentation.js';
 import { TrainingPanel } from './training-panel.js';
 import { serverMessage } from './server-messages.js';
-import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState } from './state.js';
+import { isStateHash, pushState, readState, sourceOf, stateToHash, writeState, writeStateNow } from './state.js';
 import { Origin, TraceQueue, TraceRequest } from './trace-queue.js';
 import { language, setLanguage, t, translate } from '../viewer/i18n.js';
 import { formatNumber, isScalar, numberProblem, parseNumber, toNumber } from '../viewer/format.js';
@@ -408,6 +408,7 @@ function installControls() {
   $('lang-select').addEventListener('change', (event) => {
     state.lang = event.target.value;
     applyLanguage();
+    writeStateNow(state);
   });
   $('raw-toggle').addEventListener('change', (event) => {
     state.raw = event.target.checked;
@@ -416,6 +417,7 @@ function installControls() {
     forward.render();
     paths.render();
     viewer.setRaw(state.raw);
+    writeStateNow(state);
   });
   $('download-svg').addEventListener('click', () => {
     if (trace) download(`${fileStem()}.svg`, 'image/svg+xml', viewer.exportSvg(presentation.exportOptions()));
@@ -514,7 +516,7 @@ const presentation = new Presentation({
   viewer,
   onChange: (active) => {
     state.present = active;
-    writeState(state);
+    writeStateNow(state);
   },
 });
 if (state.present) presentation.show(true);

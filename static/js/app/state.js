@@ -167,6 +167,15 @@ export function writeState(state) {
   if (pendingHandle === null) pendingHandle = whenIdle(flushStateWrite);
 }
 
+/**
+ * Mirrors the state into the URL at once: for a setting the user changed on purpose (the
+ * language, rounding), which a reload right after it must keep.
+ */
+export function writeStateNow(state) {
+  writeState(state);
+  flushStateWrite();
+}
+
 /** A new history entry for the state (a new example), so the back button returns to the one before. */
 export function pushState(state) {
   flushStateWrite(); // the entry before gets its last state first

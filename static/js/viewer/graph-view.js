@@ -107,6 +107,7 @@ export class GraphView {
     this.container.appendChild(root);
     this.userMoved = false;
     this.lastStepShown = null;
+    this.followed = null;
     if (this.highlighted) this.highlightEdges([...this.highlighted]);
     this.fit();
   }
@@ -286,6 +287,9 @@ export class GraphView {
     }
     if (pulses.length) restartPulses(pulses);
     this.svg.classList.toggle('forward-mode', !!timeline.tangent);
+    // The node followed on a graph wider than the screen: a refit (the caption's height changes
+    // the area's) brings it back into view too.
+    this.followed = step ? step.node : null;
     if (stepChanged && this.fill && step) this.keepInView(step.node);
   }
 
@@ -398,6 +402,7 @@ export class GraphView {
     this.fillBox = { width: rect.width, height: rect.height, x0, y0, x1: x0 + width, y1: y0 + height, margin };
     this.userMoved = false;
     this.applyTransform();
+    if (this.followed) this.keepInView(this.followed);
   }
 
   /** A graph wider than the screen follows the step: the current node is brought into view
