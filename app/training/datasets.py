@@ -14,10 +14,11 @@ Each dataset is loaded once per process; its arrays are read-only, as they are s
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import pickle
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,16 @@ class Dataset:
     @property
     def classes(self) -> int:
         return CLASSES
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of what a run reads (the training images and labels): the identity of the
+        data behind a checkpoint, whatever file it was loaded from."""
+        digest = hashlib.sha256(self.name.encode())
+        for array in (self.x_train, self.t_train_one_hot):
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        return digest.hexdigest()
 
     def info(self) -> dict[str, Any]:
         """What GET /api/datasets says about it."""
