@@ -32,7 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -90,26 +90,27 @@ class Checkpoint:
 
 
 @cache
-def _blas() -> tuple[object, str]:
-    """The BLAS NumPy calls, as threadpoolctl sees it (which library, version and kernels)."""
+def _numpy_blas() -> Any:
+    """threadpoolctl's handle on the BLAS that NumPy calls (the one inside NumPy's folder; else
+    the first loaded, which is NumPy's: SciPy, loaded later with scikit-learn, brings its own,
+    which a run never calls)."""
     from threadpoolctl import ThreadpoolController
 
-    controller = ThreadpoolController()
-    info = [
-        {k: lib.get(k) for k in ("internal_api", "version", "architecture", "threading_layer")}
-        for lib in controller.info()
-        if lib.get("user_api") == "blas"
+    numpy_dir = Path(np.__file__).resolve().parent
+    roots = (numpy_dir, numpy_dir.parent / "numpy.libs")
+    blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    ours = [
+        lib for lib in blas if any(Path(lib.filepath).resolve().is_relative_to(r) for r in roots)
     ]
-    return controller, json.dumps(info, sort_keys=True)
+    return (ours or blas or [None])[0]
 
 
 def blas_threads() -> int:
-    """BLAS threads now: a product computed on two threads may differ in its last bits from
-    one computed on one (it does at 784-300-10, batch 500), so runs on different counts share
+    """NumPy's BLAS threads now: a product computed on two threads may differ in its last
+    bits from one on one (it does at 784-300-10, batch 500), so runs on different counts share
     no checkpoint."""
-    controller, _ = _blas()
-    counts = [lib["num_threads"] for lib in controller.info() if lib.get("user_api") == "blas"]
-    return max(counts, default=1)
+    lib = _numpy_blas()
+    return lib.num_threads if lib is not None else 1
 
 
 @cache
@@ -119,7 +120,11 @@ def code_fingerprint() -> str:
     digest = hashlib.sha256(f"format {FORMAT_VERSION}".encode())
     for name in COMPUTING_MODULES:
         digest.update(Path(importlib.import_module(name).__file__).read_bytes())
-    digest.update(f"numpy {np.__version__} {platform.machine()} {_blas()[1]}".encode())
+    lib = _numpy_blas()
+    blas = {
+        k: v for k, v in (lib.info() if lib else {}).items() if k not in ("num_threads", "filepath")
+    }
+    digest.update(f"numpy {np.__version__} {platform.machine()} {sorted(blas.items())}".encode())
     return digest.hexdigest()
 
 
