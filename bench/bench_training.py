@@ -187,7 +187,7 @@ def in_fresh_process(mode: str, iters: int, blas_threads: int, cache_dir: Path) 
 def bench_replay(rounds: int, iters: int, blas_threads: int) -> None:
     names = ("old, from 0", "lean, from 0", "lean, from files")
     requests: dict[str, list[float]] = {name: [] for name in names}
-    datasets: list[float] = []
+    datasets: dict[str, list[float]] = {name: [] for name in names}
     losses = set()
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(rounds):
@@ -197,22 +197,25 @@ def bench_replay(rounds: int, iters: int, blas_threads: int) -> None:
             for name, mode, folder in cases:
                 result = in_fresh_process(mode, iters, blas_threads, folder)
                 requests[name].append(result["request"])
-                datasets.append(result["dataset"])
+                datasets[name].append(result["dataset"])
                 losses.add(result["loss"])
             losses.add(trained["loss"])
     median = {k: statistics.median(v) for k, v in requests.items()}
-    load = statistics.median(datasets)
+    load = {k: statistics.median(v) for k, v in datasets.items()}
     print(
         f"(c) POST /api/trace of iteration {iters - 1} (the last of {iters}) as the first "
-        f"request of a fresh process, medians of {rounds} interleaved rounds:"
+        f"request of a fresh process, medians of {rounds} interleaved rounds (the dataset's "
+        "first load timed apart: scikit-learn's import, or the file the training run left):"
     )
     for name, seconds in median.items():
-        total = seconds + load
-        print(f"    {name:<17} {seconds:6.3f} s   with the dataset's first load {total:6.3f} s")
-    print(f"    the dataset's first load (scikit-learn's import): {load:6.3f} s")
-    old = median["old, from 0"]
-    print(f"    lean / old, from 0:          {median['lean, from 0'] / old:.2f}x")
-    print(f"    from files / old:            {median['lean, from files'] / old:.3f}x")
+        print(
+            f"    {name:<17} {seconds:6.3f} s   dataset {load[name]:6.3f} s   "
+            f"both {seconds + load[name]:6.3f} s"
+        )
+    old, old_total = median["old, from 0"], median["old, from 0"] + load["old, from 0"]
+    for name in names[1:]:
+        total = median[name] + load[name]
+        print(f"    {name} / old: {median[name] / old:.3f}x (both: {total / old_total:.3f}x)")
     same = "the same in every process" if len(losses) == 1 else f"DIFFERENT: {sorted(losses)}"
     print(f"    the loss of iteration {iters - 1}: {same} ({next(iter(losses))})")
 

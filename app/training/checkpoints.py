@@ -53,7 +53,7 @@ CACHED_RUNS = 4
 FORMAT_VERSION = 1
 """Changes whenever the file layout does; a file of another version is never read."""
 RNG_NAMES = ("rng_keys", "rng_pos", "rng_has_gauss", "rng_cached_gaussian")
-ARRAY_NAMES = frozenset({*PARAM_NAMES, *RNG_NAMES, "format", "key", "iteration", "digest"})
+ARRAY_NAMES = frozenset({*PARAM_NAMES, *RNG_NAMES, "format", "key", "iteration"})
 Shapes = dict[str, tuple[int, ...]]
 STALE_TEMP_SECONDS = 600
 """A temporary file older than this was left by a process that died while writing it."""
@@ -222,35 +222,14 @@ class DiskCheckpoints:
     def path(self, key: str, iteration: int) -> Path:
         return self.directory / f"{key}-{iteration:09d}.npz"
 
-    # Reading ------------------------------------------------------------------------------
-
     def load(self, key: str, iteration: int, shapes: Shapes) -> Checkpoint | None:
         """The checkpoint of run ``key`` before ``iteration`` if its file is there and sound
         (``shapes``: those its weights must have), else None."""
-        path = self.path(key, iteration)
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                if set(npz.files) != ARRAY_NAMES:
-                    return None
-                arrays = {name: npz[name] for name in npz.files}
-        except FileNotFoundError:
-            return None
-        except Exception:  # truncated, not a zip, a pickle, a bad header: not a checkpoint
-            return None
-        checkpoint = _checked(arrays, key, iteration, shapes)
-        if checkpoint is not None:
-            try:
-                os.utime(path)  # read now: the last to be evicted
-            except OSError:
-                pass
-        return checkpoint
-
-    # Writing ------------------------------------------------------------------------------
+        arrays = self.read_arrays(self.path(key, iteration).name, ARRAY_NAMES)
+        return None if arrays is None else _checked(arrays, key, iteration, shapes)
 
     def store(self, key: str, checkpoint: Checkpoint) -> None:
         """Write the checkpoint's file, whole or not at all; any failure only loses it."""
-        if not self._ready():
-            return
         state = checkpoint.rng_state
         arrays = {
             **checkpoint.params,
@@ -262,9 +241,38 @@ class DiskCheckpoints:
             "key": np.asarray(key),
             "iteration": np.asarray(checkpoint.iteration, dtype=np.int64),
         }
-        arrays["digest"] = np.asarray(_digest(arrays))
-        size = sum(a.nbytes for a in arrays.values())
-        if size > self.max_bytes:
+        self.write_arrays(self.path(key, checkpoint.iteration).name, arrays)
+
+    # Any file of arrays -------------------------------------------------------------------
+
+    def read_arrays(self, name: str, names: frozenset[str]) -> dict[str, np.ndarray] | None:
+        """The arrays of file ``name`` if it holds exactly ``names`` (and "digest") and its
+        digest matches them; None if it is missing or anything about it is wrong."""
+        path = self.directory / name
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if set(npz.files) != names | {"digest"}:
+                    return None
+                arrays = {name: npz[name] for name in npz.files}
+        except FileNotFoundError:
+            return None
+        except Exception:  # truncated, not a zip, a pickle, a bad header: not ours
+            return None
+        if arrays["digest"].shape != () or str(arrays["digest"]) != _digest(arrays):
+            return None
+        try:
+            os.utime(path)  # read now: the last to be evicted
+        except OSError:
+            pass
+        return arrays
+
+    def write_arrays(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Write ``arrays`` and their digest as file ``name``, whole or not at all (a
+        temporary file, then a rename); any failure only loses the file."""
+        if not self._ready():
+            return
+        arrays = {**arrays, "digest": np.asarray(_digest(arrays))}
+        if sum(a.nbytes for a in arrays.values()) > self.max_bytes:
             return
         temporary = None
         try:
@@ -272,10 +280,10 @@ class DiskCheckpoints:
             with os.fdopen(fd, "wb") as file:
                 np.savez(file, **arrays)
                 size = file.tell()
-            os.replace(temporary, self.path(key, checkpoint.iteration))
+            os.replace(temporary, self.directory / name)
             temporary = None
         except OSError as e:
-            self._warn_once(f"cannot write checkpoints to {self.directory}: {e}")
+            self._warn_once(f"cannot write to {self.directory}: {e}")
             return
         finally:
             if temporary is not None:
@@ -366,13 +374,13 @@ def _checked(
     arrays: dict[str, np.ndarray], key: str, iteration: int, shapes: Shapes
 ) -> Checkpoint | None:
     """The checkpoint in ``arrays`` if every part of it is what it must be, else None."""
-    scalars = ("format", "key", "iteration", "digest", *RNG_NAMES[1:])
+    scalars = ("format", "key", "iteration", *RNG_NAMES[1:])
     if any(arrays[name].shape != () for name in scalars):
         return None
     try:
         if int(arrays["format"]) != FORMAT_VERSION or str(arrays["key"]) != key:
             return None
-        if int(arrays["iteration"]) != iteration or str(arrays["digest"]) != _digest(arrays):
+        if int(arrays["iteration"]) != iteration:
             return None
         pos, has_gauss = int(arrays["rng_pos"]), int(arrays["rng_has_gauss"])
         cached_gaussian = float(arrays["rng_cached_gaussian"])
