@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import platform
+import stat
 import tempfile
 import threading
 import time
@@ -200,7 +201,8 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
 
 
 class DiskCheckpoints:
-    """Checkpoint files in ``directory``, at most about ``max_bytes`` of them.
+    """Checkpoint files in ``directory`` (and the digits split, see datasets.py), at most
+    about ``max_bytes`` of them.
 
     Eviction (least recently read or written first, by modification time) runs when this
     process's count of the folder's bytes passes ``max_bytes``, and at least every sixteenth
@@ -253,7 +255,7 @@ class DiskCheckpoints:
             with np.load(path, allow_pickle=False) as npz:
                 if set(npz.files) != names | {"digest"}:
                     return None
-                arrays = {name: npz[name] for name in npz.files}
+                arrays = {part: npz[part] for part in npz.files}
         except FileNotFoundError:
             return None
         except Exception:  # truncated, not a zip, a pickle, a bad header: not ours
@@ -282,6 +284,9 @@ class DiskCheckpoints:
                 size = file.tell()
             os.replace(temporary, self.directory / name)
             temporary = None
+        except FileNotFoundError:  # the folder was removed (a temp cleaner): made again next time
+            self._usable = None
+            return
         except OSError as e:
             self._warn_once(f"cannot write to {self.directory}: {e}")
             return
@@ -326,17 +331,17 @@ class DiskCheckpoints:
             with os.scandir(self.directory) as listing:
                 for entry in listing:
                     try:
-                        stat = entry.stat(follow_symlinks=False)
+                        info = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
                     if entry.name.startswith(".tmp-"):
-                        if now - stat.st_mtime > STALE_TEMP_SECONDS:
+                        if now - info.st_mtime > STALE_TEMP_SECONDS:
                             _unlink(Path(entry.path))
                         else:
-                            total += stat.st_size
+                            total += info.st_size
                     elif entry.name.endswith(".npz") and entry.is_file(follow_symlinks=False):
-                        total += stat.st_size
-                        entries.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+                        total += info.st_size
+                        entries.append((info.st_mtime, info.st_size, Path(entry.path)))
         except OSError:
             pass
         return total, entries
@@ -352,16 +357,24 @@ class DiskCheckpoints:
     def _prepare(self) -> bool:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            stat = self.directory.stat()
+            folder, parent = self.directory.stat(), self.directory.parent.stat()
         except OSError as e:
             self._warn_once(f"cannot use {self.directory} for checkpoints: {e}")
             return False
-        if hasattr(os, "getuid") and (stat.st_uid != os.getuid() or stat.st_mode & 0o022):
-            self._warn_once(
-                f"not using {self.directory} for checkpoints: it belongs to another user or "
-                "others may write in it (BPV_TRAIN_CACHE_DIR)"
+        if hasattr(os, "getuid"):
+            me = os.getuid()
+            # The folder must be ours alone; its parent ours or root's, and if others may
+            # write in it, sticky (as /tmp is), so that none can swap our folder for theirs.
+            ours = folder.st_uid == me and not folder.st_mode & 0o022
+            parent_safe = parent.st_uid in (me, 0) and (
+                not parent.st_mode & 0o022 or parent.st_mode & stat.S_ISVTX
             )
-            return False
+            if not (ours and parent_safe):
+                self._warn_once(
+                    f"not using {self.directory} for checkpoints: it or its parent belongs to "
+                    "another user or others may write in it (BPV_TRAIN_CACHE_DIR)"
+                )
+                return False
         return True
 
     def _warn_once(self, message: str) -> None:

@@ -245,6 +245,32 @@ def test_a_folder_others_may_write_in_is_not_used(tmp_path, caplog):
     assert "others may write in it" in caplog.text
 
 
+def test_a_folder_inside_one_others_may_write_in_is_not_used(tmp_path, caplog):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared").chmod(0o777)  # not sticky: another user could swap our folder
+    disk = DiskCheckpoints(tmp_path / "shared" / "checkpoints", 64 * MIB)
+    run = TrainingRun(TrainSettings(iters_num=500, **SMALL), digits())
+    run.advance(checkpoints=Checkpoints(disk))
+    assert list((tmp_path / "shared" / "checkpoints").iterdir()) == []
+    assert "its parent" in caplog.text
+    (tmp_path / "shared").chmod(0o1777)  # sticky, as /tmp is: fine
+    disk = DiskCheckpoints(tmp_path / "shared" / "checkpoints", 64 * MIB)
+    run = TrainingRun(TrainSettings(iters_num=500, **SMALL), digits())
+    run.advance(checkpoints=Checkpoints(disk))
+    assert len(list((tmp_path / "shared" / "checkpoints").iterdir())) == 1
+
+
+def test_a_folder_removed_while_in_use_is_made_again(tmp_path):
+    disk = DiskCheckpoints(tmp_path / "checkpoints", 64 * MIB)
+    run = TrainingRun(TrainSettings(iters_num=1500, **SMALL), digits())
+    run.advance(until=500, checkpoints=Checkpoints(disk))
+    shutil.rmtree(tmp_path / "checkpoints")
+    run.advance(until=1000, checkpoints=Checkpoints(disk))  # lost, noticed
+    run.advance(checkpoints=Checkpoints(disk))
+    names = [p.name.rsplit("-", 1)[1] for p in (tmp_path / "checkpoints").iterdir()]
+    assert names == ["000001500.npz"]
+
+
 # --- processes sharing one folder ------------------------------------------------------------
 
 REPLAY_OVER_HTTP = textwrap.dedent(
