@@ -141,14 +141,14 @@ def _env_bounded_int(name: str, default: int, low: int, high: int) -> int:
 
 
 def default_cache_dir() -> str:
-    """``<temp dir>/backprop-viz-<user>/checkpoints``: one per user, shared by that user's
-    worker processes (and refused by them if another user owns it)."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name (a container's bare uid): the uid will do
-        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in user)[:64]
-    return str(Path(tempfile.gettempdir()) / f"backprop-viz-{safe}" / "checkpoints")
+    """``<temp dir>/backprop-viz-<uid>/checkpoints``: one per user, shared by that user's
+    worker processes (and refused by them if another user made it). The uid, not the user
+    name, which comes from the environment."""
+    if hasattr(os, "getuid"):
+        owner = str(os.getuid())
+    else:  # Windows: the temp dir is the user's own already
+        owner = "".join(c if c.isalnum() else "_" for c in getpass.getuser())[:64]
+    return str(Path(tempfile.gettempdir()) / f"backprop-viz-{owner}" / "checkpoints")
 
 
 def _env_cache_dir(name: str) -> str:
@@ -199,7 +199,7 @@ class TrainingLimits:
     """BPV_MNIST_DIR: a folder holding MNIST (IDX files, the book's mnist.pkl or mnist.npz)."""
     cache_dir: str = field(default_factory=default_cache_dir)
     """BPV_TRAIN_CACHE_DIR: the folder of the replays' checkpoints, shared by every worker
-    process (an absolute path; default ``<temp dir>/backprop-viz-<user>/checkpoints``)."""
+    process (an absolute path; default ``<temp dir>/backprop-viz-<uid>/checkpoints``)."""
     cache_max_mb: int = 256
     """BPV_TRAIN_CACHE_MAX_MB: MiB the checkpoint files may take (least recently used evicted
     first); 0 turns the disk cache off."""
