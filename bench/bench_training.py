@@ -231,6 +231,12 @@ def bench_replay(rounds: int, iters: int, blas_threads: int) -> None:
     print(f"    warm (after POST /api/train in the same process): {statistics.median(warm):.3f} s")
 
 
+def timed_save(save, spent: list[float], run) -> None:
+    start = time.perf_counter()
+    save(run)
+    spent.append(time.perf_counter() - start)
+
+
 def bench_checkpoint_cost(rounds: int, iters: int, slice_size: int = 250) -> None:
     """A training run with no checkpoints, with them in memory only, and in memory and in
     files, advanced in alternating slices (as in bench_loop)."""
@@ -238,10 +244,13 @@ def bench_checkpoint_cost(rounds: int, iters: int, slice_size: int = 250) -> Non
     settings = TrainSettings(iters_num=iters)
     names = ("none", "memory", "memory and files")
     times: dict[str, list[float]] = {name: [] for name in names}
+    saving: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(rounds):
             disk = DiskCheckpoints(Path(scratch, str(round_)), 256 * MIB)
             caches = {"none": None, "memory": Checkpoints(), "memory and files": Checkpoints(disk)}
+            for name in ("memory", "memory and files"):
+                caches[name].save = partial(timed_save, caches[name].save, saving[name])
             runs = {name: TrainingRun(settings, data) for name in names}
             spent = dict.fromkeys(names, 0.0)
             for until in range(slice_size, iters + slice_size, slice_size):
@@ -258,6 +267,12 @@ def bench_checkpoint_cost(rounds: int, iters: int, slice_size: int = 250) -> Non
     for name, seconds in median.items():
         print(f"    {name:<17} {seconds:6.2f} s")
     print(f"    memory / none:            {median['memory'] / median['none']:.3f}x")
+    for name in ("memory", "memory and files"):
+        spent = sum(saving[name]) / rounds
+        print(
+            f"    time inside Checkpoints.save, {name}: {spent * 1e3:.1f} ms a run, "
+            f"{spent / median[name]:.2%} of it"
+        )
     print(
         f"    memory and files / none:  {median['memory and files'] / median['none']:.3f}x "
         f"({written} files a run)"
