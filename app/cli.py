@@ -262,6 +262,7 @@ def run_training(args: argparse.Namespace) -> int:
 
     from backprop_viz.core.graph import GraphError
     from backprop_viz.encoding import dumps
+    from backprop_viz.training.checkpoints import CHECKPOINTS
     from backprop_viz.training.loop import TrainingRun, finite_json
     from backprop_viz.training.settings import TrainSettings, check_settings, limits_from_env
 
@@ -282,7 +283,8 @@ def run_training(args: argparse.Namespace) -> int:
     with bar:
         while not run.done:
             before = run.iteration
-            epochs = run.advance(seconds=0.1)
+            # Leaves checkpoints for later replays (those that run on as many BLAS threads).
+            epochs = run.advance(seconds=0.1, checkpoints=CHECKPOINTS)
             bar.update(run.iteration - before)
             bar.set_postfix(loss=f"{run.loss[-1]:.4f}")
             if not args.json:

@@ -14,10 +14,11 @@ Each dataset is loaded once per process; its arrays are read-only, as they are s
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import pickle
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,16 @@ class Dataset:
     def classes(self) -> int:
         return CLASSES
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of what a run reads (the training images and labels): the identity of the
+        data behind a checkpoint, whatever file it was loaded from."""
+        digest = hashlib.sha256(self.name.encode())
+        for array in (self.x_train, self.t_train_one_hot):
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        return digest.hexdigest()
+
     def info(self) -> dict[str, Any]:
         """What GET /api/datasets says about it."""
         return {
@@ -133,9 +144,27 @@ def available_datasets(mnist_dir: str | None) -> list[dict[str, Any]]:
     return listed
 
 
+DIGITS_SOURCE = "scikit-learn load_digits (UCI optical digits), 80/20 stratified split, seed 0"
+DIGITS_SHAPES = {"x_train": (1437, 64), "t_train": (1437,), "x_test": (360, 64), "t_test": (360,)}
+DIGITS_FORMAT_VERSION = 1
+
+
 @lru_cache(maxsize=1)
 def load_digits_dataset() -> Dataset:
-    """scikit-learn's digits: a stratified 80/20 split with a fixed seed, scaled to [0, 1]."""
+    """scikit-learn's digits: a stratified 80/20 split with a fixed seed, scaled to [0, 1].
+
+    Importing scikit-learn takes most of a second (several on a busy machine), the larger
+    part of a fresh worker's first replay; so the split is also kept as a file beside the
+    checkpoints (``BPV_TRAIN_CACHE_DIR``) and read from there when it is sound (the same
+    arrays to the bit; keyed by the versions of scikit-learn and NumPy and this code)."""
+    arrays = _cached_digits()
+    if arrays is None:
+        arrays = _split_digits()
+        _cache_digits(arrays)
+    return _frozen("digits", *arrays, (8, 8), DIGITS_SOURCE)
+
+
+def _split_digits() -> tuple[np.ndarray, ...]:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -145,15 +174,49 @@ def load_digits_dataset() -> Dataset:
     x_train, x_test, t_train, t_test = train_test_split(
         x, t, test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SPLIT_SEED, stratify=t
     )
-    return _frozen(
-        "digits",
-        x_train,
-        t_train,
-        x_test,
-        t_test,
-        (8, 8),
-        "scikit-learn load_digits (UCI optical digits), 80/20 stratified split, seed 0",
-    )
+    return x_train, t_train, x_test, t_test
+
+
+def _digits_file() -> tuple[Any, str, str] | None:
+    """Where the split is kept (the checkpoints' folder), its file name and its key."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from backprop_viz.training.checkpoints import CHECKPOINTS
+
+    if CHECKPOINTS.disk is None:
+        return None
+    try:
+        sklearn_version = version("scikit-learn")
+    except PackageNotFoundError:
+        return None
+    identity = f"{DIGITS_FORMAT_VERSION} {sklearn_version} {np.__version__} "
+    identity += Path(__file__).read_text()  # how the split is made
+    key = hashlib.sha256(identity.encode()).hexdigest()[:40]
+    return CHECKPOINTS.disk, f"digits-{key}.npz", key
+
+
+def _cached_digits() -> tuple[np.ndarray, ...] | None:
+    found = _digits_file()
+    if found is None:
+        return None
+    disk, name, key = found
+    arrays = disk.read_arrays(name, frozenset({*DIGITS_SHAPES, "key"}))
+    if arrays is None or arrays["key"].shape != () or str(arrays["key"]) != key:
+        return None
+    for part, shape in DIGITS_SHAPES.items():
+        kind = np.float64 if part.startswith("x") else np.int64
+        if arrays[part].shape != shape or arrays[part].dtype != kind:
+            return None
+    return tuple(arrays[part] for part in DIGITS_SHAPES)
+
+
+def _cache_digits(arrays: tuple[np.ndarray, ...]) -> None:
+    found = _digits_file()
+    if found is not None:
+        disk, name, key = found
+        disk.write_arrays(
+            name, {**dict(zip(DIGITS_SHAPES, arrays, strict=True)), "key": np.asarray(key)}
+        )
 
 
 @lru_cache(maxsize=4)

@@ -36,6 +36,7 @@ from backprop_viz.training.net import (
     accuracy,
     init_params,
     predict,
+    sgd_update,
 )
 from backprop_viz.training.settings import TrainSettings
 
@@ -118,7 +119,7 @@ class TrainingRun:
         checkpoints: Any = None,
     ) -> list[Epoch]:
         """Run iterations up to ``until`` (default: the end) or for about ``seconds``; the
-        epochs measured on the way. ``checkpoints`` (a replay.CheckpointCache) keeps the
+        epochs measured on the way. ``checkpoints`` (a checkpoints.Checkpoints) keeps the
         run's state every so often, so that replays of this run start near their iteration."""
         end = self.settings.iters_num if until is None else min(until, self.settings.iters_num)
         start = time.perf_counter()
@@ -143,6 +144,25 @@ class TrainingRun:
             if should_stop is not None and should_stop():
                 break
         return epochs
+
+    def fast_forward(self, until: int, checkpoints: Any = None) -> None:
+        """Run up to iteration ``until`` computing only what the weights and the random state
+        need (``net.sgd_update``: no loss, no accuracies), for replays. The weights come out bit
+        for bit as ``advance`` leaves them; ``loss`` is not extended. ``checkpoints`` as in
+        ``advance``."""
+        if self.settings.gradient != "backprop":  # tiny runs; their step is the whole cost
+            self.advance(until=until, evaluate=False, checkpoints=checkpoints)
+            return
+        start = time.perf_counter()
+        learning_rate = self.settings.learning_rate
+        with np.errstate(all="ignore"):  # as in advance: a diverged run's inf and NaN
+            while self.iteration < until:
+                x_batch, t_batch = self.next_batch()
+                sgd_update(self.params, x_batch, t_batch, learning_rate)
+                self.iteration += 1
+                if checkpoints is not None:
+                    checkpoints.save(self)
+        self.seconds += time.perf_counter() - start
 
     def result(self) -> dict[str, Any]:
         """The run as POST /api/train returns it (the final accuracies after the last update)."""

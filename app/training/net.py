@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop_viz.core.layers import Affine, Relu, SoftmaxWithLoss
+from backprop_viz.core.layers import Affine, Relu, SoftmaxWithLoss, log_softmax
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 NUMERICAL_H = 1e-4  # the book's h of numerical_gradient (4.3.1)
@@ -54,6 +54,35 @@ def loss_and_grads(params: Params, x: np.ndarray, t: np.ndarray) -> tuple[float,
     affine1.backward(relu1.backward(affine2.backward(last_layer.backward(1.0))))
     grads = {"W1": affine1.dW, "b1": affine1.db, "W2": affine2.dW, "b2": affine2.db}
     return float(loss), grads
+
+
+def sgd_update(params: Params, x: np.ndarray, t: np.ndarray, learning_rate: float) -> None:
+    """One SGD step with the gradient of ``loss_and_grads``, for replays: only what feeds the
+    weights, nothing else (no layer objects, no loss, no dx of the first Affine).
+
+    Each array is made by the same NumPy operation on the same operands as in the layers that
+    ``loss_and_grads`` calls (Affine, Relu, SoftmaxWithLoss backward with dout = 1.0), so the
+    weights after it are bit for bit those after ``params[key] -= learning_rate * grads[key]``
+    (tests/training/test_fast_forward.py holds it to that at several iterations). ``t`` is
+    one-hot, as the loop's batches are.
+    """
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    # Forward: Affine, Relu, Affine, then the softmax of Softmax-with-Loss (its loss is unused).
+    a1 = np.dot(x, W1) + b1
+    mask = a1 <= 0
+    h = np.where(mask, 0.0, a1)
+    y = np.exp(log_softmax(np.dot(h, W2) + b2))
+    # Backward, as SoftmaxWithLoss.backward(1.0), Affine.backward and Relu.backward compute it.
+    dy = 1.0 * (y * t.sum(axis=-1, keepdims=True) - t) / np.shape(y)[0]
+    dW2 = np.dot(h.T, dy)
+    db2 = dy.sum(axis=0)
+    da1 = np.where(mask, 0.0, np.dot(dy, W2.T))
+    dW1 = np.dot(x.T, da1)
+    db1 = da1.sum(axis=0)
+    W1 -= learning_rate * dW1
+    b1 -= learning_rate * db1
+    W2 -= learning_rate * dW2
+    b2 -= learning_rate * db2
 
 
 def predict(params: Params, x: np.ndarray) -> np.ndarray:

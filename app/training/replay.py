@@ -5,22 +5,21 @@ runs the loop up to iteration k (no accuracies, nothing recorded) and returns th
 before update k and batch k, which ``training_graph_spec`` turns into the ``two_layer_net``
 graph (the preset's node ids) with the batch's real values, for ``POST /api/trace``.
 
-A small cache of checkpoints (the weights and the random state every ``CHECKPOINT_EVERY``
-iterations, for the last few runs of this process) lets a replay start from the nearest one;
-a run from a checkpoint is the same computation as a run from the start, so the answer is the
-same bit for bit, and a worker that has none just runs from iteration 0.
+Checkpoints (``checkpoints.py``: the weights and the random state every 500 iterations, in
+memory and in files every worker shares) let a replay start from the nearest one, and the
+replay runs only what feeds the weights (``TrainingRun.fast_forward``). A run from a
+checkpoint is the same computation as a run from the start, so the answer is the same bit for
+bit; a worker that finds none just runs from iteration 0, and leaves the checkpoints it passes.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from backprop_viz.examples import leaf, op
+from backprop_viz.training.checkpoints import CHECKPOINTS, Checkpoints
 from backprop_viz.training.datasets import Dataset
 from backprop_viz.training.loop import TrainingRun
 from backprop_viz.training.net import Params
@@ -31,80 +30,21 @@ from backprop_viz.training.settings import (
     limits_from_env,
 )
 
-CHECKPOINT_EVERY = 500
-CACHED_RUNS = 4
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A run's whole state before iteration ``iteration``."""
-
-    iteration: int
-    params: Params
-    rng_state: tuple
-
-
-class CheckpointCache:
-    """Checkpoints of the last ``runs`` runs (least recently used dropped first)."""
-
-    def __init__(self, runs: int = CACHED_RUNS, every: int = CHECKPOINT_EVERY):
-        self.runs = runs
-        self.every = every
-        self._lock = threading.Lock()
-        self._by_run: OrderedDict[str, dict[int, Checkpoint]] = OrderedDict()
-
-    @staticmethod
-    def key(settings: TrainSettings) -> str:
-        # iters_num does not change what iteration k is, so runs of any length share them.
-        return settings.model_dump_json(exclude={"iters_num"})
-
-    def save(self, run: TrainingRun) -> None:
-        """Remember the run's state if it stands at a checkpoint iteration."""
-        if run.iteration % self.every or run.iteration == 0:
-            return
-        key = self.key(run.settings)
-        checkpoint = Checkpoint(
-            run.iteration, {k: v.copy() for k, v in run.params.items()}, run.rng.get_state()
-        )
-        with self._lock:
-            saved = self._by_run.setdefault(key, {})
-            self._by_run.move_to_end(key)
-            saved[run.iteration] = checkpoint
-            while len(self._by_run) > self.runs:
-                self._by_run.popitem(last=False)
-
-    def nearest(self, settings: TrainSettings, iteration: int) -> Checkpoint | None:
-        """The latest checkpoint at or before ``iteration``, if any."""
-        with self._lock:
-            saved = self._by_run.get(self.key(settings))
-            if not saved:
-                return None
-            self._by_run.move_to_end(self.key(settings))
-            at = [i for i in saved if i <= iteration]
-            return saved[max(at)] if at else None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._by_run.clear()
-
-
-CHECKPOINTS = CheckpointCache()
+__all__ = ["CHECKPOINTS", "replay", "run_to", "training_graph_spec"]
 
 
 def run_to(
     settings: TrainSettings,
     dataset: Dataset,
     iteration: int,
-    cache: CheckpointCache | None = CHECKPOINTS,
+    cache: Checkpoints | None = CHECKPOINTS,
 ) -> TrainingRun:
     """A run standing before ``iteration`` (from the nearest checkpoint, else from the start)."""
     run = TrainingRun(settings, dataset)
-    checkpoint = cache.nearest(settings, iteration) if cache is not None else None
+    checkpoint = cache.nearest(settings, dataset, iteration) if cache is not None else None
     if checkpoint is not None:
-        run.iteration = checkpoint.iteration
-        run.params = {k: v.copy() for k, v in checkpoint.params.items()}
-        run.rng.set_state(checkpoint.rng_state)
-    run.advance(until=iteration, evaluate=False, checkpoints=cache)
+        checkpoint.restore(run)
+    run.fast_forward(iteration, checkpoints=cache)
     return run
 
 
@@ -112,7 +52,7 @@ def replay(
     settings: TrainSettings,
     iteration: int,
     dataset: Dataset | None = None,
-    cache: CheckpointCache | None = CHECKPOINTS,
+    cache: Checkpoints | None = CHECKPOINTS,
 ) -> tuple[Params, np.ndarray, np.ndarray]:
     """Iteration ``iteration`` of the run: the weights before its update, its x and t batch."""
     if dataset is None:

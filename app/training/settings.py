@@ -12,8 +12,10 @@ package stays one piece; they are read from the environment once per process.
 
 from __future__ import annotations
 
+import getpass
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backprop_viz.core.graph import GraphError
+from backprop_viz.settings import SettingsError
 
 if TYPE_CHECKING:
     from backprop_viz.training.datasets import Dataset
@@ -116,6 +119,61 @@ def _env_int(name: str, default: int) -> int:
     return value
 
 
+MIB = 1024 * 1024
+CACHE_MAX_MB_BOUNDS = (0, 1024 * 1024)  # 0 turns the disk cache off; at most 1 TiB
+
+
+def _env_bounded_int(name: str, default: int, low: int, high: int) -> int:
+    """An integer setting as app/settings.py reads one: set but empty, not an integer, or out
+    of [low, high] is a ``SettingsError`` naming it."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if not raw.strip():
+        raise SettingsError(f"{name} is set but empty; unset it for the default or give a number")
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def default_cache_dir() -> str:
+    """``<temp dir>/backprop-viz-<uid>/checkpoints``: one per user, shared by that user's
+    worker processes (and refused by them if another user made it). The uid, not the user
+    name, which comes from the environment."""
+    if hasattr(os, "getuid"):
+        owner = str(os.getuid())
+    else:  # Windows: the temp dir is the user's own already
+        owner = "".join(c if c.isalnum() else "_" for c in getpass.getuser())[:64]
+    return str(Path(tempfile.gettempdir()) / f"backprop-viz-{owner}" / "checkpoints")
+
+
+def _env_cache_dir(name: str) -> str:
+    """BPV_TRAIN_CACHE_DIR: an absolute folder that is, or can be made, a writable folder."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default_cache_dir()
+    if not raw.strip():
+        raise SettingsError(f"{name} is set but empty; unset it for the default or give a folder")
+    path = Path(raw.strip()).expanduser()
+    if not path.is_absolute():
+        # Relative to what? Each worker's working directory: say it instead.
+        raise SettingsError(f"{name} must be an absolute path, got {raw[:80]!r}")
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name} {str(path)[:80]!r} exists and is not a folder")
+    existing = path
+    while not existing.exists():  # the folder is made on first use: its parent must allow it
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(
+            f"{name} {str(path)[:80]!r} cannot be made: {str(existing)[:80]!r} is not writable"
+        )
+    return str(path)
+
+
 @dataclass(frozen=True)
 class TrainingLimits:
     """What one run may cost, and where MNIST is; each an environment variable."""
@@ -139,6 +197,12 @@ class TrainingLimits:
     one more gets 429."""
     mnist_dir: str | None = None
     """BPV_MNIST_DIR: a folder holding MNIST (IDX files, the book's mnist.pkl or mnist.npz)."""
+    cache_dir: str = field(default_factory=default_cache_dir)
+    """BPV_TRAIN_CACHE_DIR: the folder of the replays' checkpoints, shared by every worker
+    process (an absolute path; default ``<temp dir>/backprop-viz-<uid>/checkpoints``)."""
+    cache_max_mb: int = 256
+    """BPV_TRAIN_CACHE_MAX_MB: MiB the checkpoint files may take (least recently used evicted
+    first); 0 turns the disk cache off."""
 
     @classmethod
     def from_env(cls) -> TrainingLimits:
@@ -156,6 +220,10 @@ class TrainingLimits:
             ),
             max_streams=_env_int("BPV_TRAIN_MAX_STREAMS", cls.max_streams),
             mnist_dir=str(Path(mnist_dir).expanduser()) if mnist_dir else None,
+            cache_dir=_env_cache_dir("BPV_TRAIN_CACHE_DIR"),
+            cache_max_mb=_env_bounded_int(
+                "BPV_TRAIN_CACHE_MAX_MB", cls.cache_max_mb, *CACHE_MAX_MB_BOUNDS
+            ),
         )
 
 

@@ -11,10 +11,11 @@ from training_errors import error_field
 
 from backprop_viz.examples import EXAMPLES
 from backprop_viz.settings import Settings
+from backprop_viz.training.checkpoints import Checkpoints
 from backprop_viz.training.datasets import load_dataset
 from backprop_viz.training.loop import TrainingRun, train
 from backprop_viz.training.net import PARAM_NAMES, loss_and_grads
-from backprop_viz.training.replay import CHECKPOINTS, CheckpointCache, replay, training_graph_spec
+from backprop_viz.training.replay import CHECKPOINTS, replay, training_graph_spec
 from backprop_viz.training.settings import TrainSettings
 from backprop_viz.web.app import create_app
 
@@ -47,13 +48,13 @@ def test_replay_gives_the_weights_before_the_update_and_the_batch_of_that_iterat
 
 
 def test_replay_from_a_checkpoint_is_bit_identical_to_replay_from_the_start():
-    settings = TrainSettings(iters_num=2000)
-    cache = CheckpointCache(every=500)
-    TrainingRun(settings, load_dataset("digits")).advance(until=1600, checkpoints=cache)
-    assert cache.nearest(settings, 1234).iteration == 1000
+    settings, data = TrainSettings(iters_num=2000), load_dataset("digits")
+    cache = Checkpoints(every=500)
+    TrainingRun(settings, data).advance(until=1600, checkpoints=cache)
+    assert cache.nearest(settings, data, 1234).iteration == 1000
     # Runs of any length share their iterations' checkpoints.
-    assert cache.nearest(TrainSettings(iters_num=5000), 1600).iteration == 1500
-    assert cache.nearest(TrainSettings(iters_num=2000, seed=1), 1600) is None
+    assert cache.nearest(TrainSettings(iters_num=5000), data, 1600).iteration == 1500
+    assert cache.nearest(TrainSettings(iters_num=2000, seed=1), data, 1600) is None
     cached = replay(settings, 1234, cache=cache)
     fresh = replay(settings, 1234, cache=None)
     for name in PARAM_NAMES:
@@ -142,4 +143,4 @@ def test_trace_takes_one_source_only(client):
 def test_replays_fill_the_process_checkpoint_cache():
     settings = TrainSettings(iters_num=1200)
     replay(settings, 1100)
-    assert CHECKPOINTS.nearest(settings, 1100).iteration == 1000
+    assert CHECKPOINTS.nearest(settings, load_dataset("digits"), 1100).iteration == 1000
