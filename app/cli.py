@@ -99,9 +99,11 @@ def serve_app(host: str, port: int, workers: int | None = None) -> int:
     restarted by uvicorn's supervisor, again and again, while the parent never exits.
     """
     from backprop_viz.settings import Settings, SettingsError
+    from backprop_viz.training.settings import TrainingLimits
 
     try:
         settings = Settings.from_env()
+        TrainingLimits.from_env()  # the BPV_TRAIN_* limits, the checkpoint folder included
     except SettingsError as e:
         print(f"backprop-viz serve: {e}", file=sys.stderr)
         return 2

@@ -117,6 +117,22 @@ def test_serve_with_a_bad_setting_exits_at_once_with_one_line(workers):
     assert seconds < 20
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BPV_TRAIN_CACHE_MAX_MB", "abc", "BPV_TRAIN_CACHE_MAX_MB must be an integer, got 'abc'"),
+        ("BPV_TRAIN_MAX_ITERS", "0", "BPV_TRAIN_MAX_ITERS must be positive, got 0"),
+        ("BPV_TRAIN_CACHE_DIR", "relative/dir", "BPV_TRAIN_CACHE_DIR"),
+    ],
+)
+def test_serve_with_a_bad_training_setting_exits_before_uvicorn_starts(name, value, message):
+    code, stderr, seconds = serve({name: value}, "--workers", "2")
+    assert code == 2
+    assert stderr.startswith(f"backprop-viz serve: {message}"), stderr
+    assert stderr.count("\n") == 1
+    assert seconds < 20
+
+
 def test_serve_with_an_empty_setting_exits_at_once():
     code, stderr, _ = serve({"BPV_HEAVY_IN_FLIGHT": ""}, "--workers", "2")
     assert code == 2

@@ -113,9 +113,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if value <= 0:
-        raise SystemExit(f"{name} must be positive, got {value}")
+        raise SettingsError(f"{name} must be positive, got {value}")
     return value
 
 
