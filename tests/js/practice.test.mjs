@@ -175,3 +175,19 @@ test('a forward-mode trace pauses practice: nothing hidden, nothing asked', () =
   session.setForwardMode(false);
   assert.equal(session.isHidden({ edge: 'apple->apple_price:0' }), true);
 });
+
+test('Appendix A’s nodes get their own hints, in both languages', async () => {
+  const { hasMessage, setLanguage } = await import('../../static/js/viewer/i18n.js');
+  const expected = { softmax: 'practice.hint.softmax', cross_entropy_error: 'practice.hint.crossEntropy', mean: 'practice.hint.mean' };
+  for (const [op, key] of Object.entries(expected)) {
+    const trace = appleTrace();
+    trace.graph.nodes.find((n) => n.id === 'apple_price').op = op;
+    const apple = practiceQuestions(trace).find((q) => q.source === 'apple');
+    assert.equal(hintsFor(apple, trace, 'value')[0].key, key);
+    for (const lang of ['en', 'ja']) {
+      setLanguage(lang);
+      assert.ok(hasMessage(key), `${key} in ${lang}`);
+    }
+  }
+  setLanguage('en');
+});

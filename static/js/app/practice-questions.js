@@ -184,6 +184,10 @@ function opHintKey(op, port) {
     case 'tanh': return 'practice.hint.tanh';
     case 'sum': return 'practice.hint.sum';
     case 'softmax_with_loss': return port === 0 ? 'practice.hint.softmaxLoss' : 'practice.hint.generic';
+    // Appendix A's layers and nodes (softmax_with_loss expanded).
+    case 'softmax': return 'practice.hint.softmax';
+    case 'cross_entropy_error': return port === 0 ? 'practice.hint.crossEntropy' : 'practice.hint.generic';
+    case 'mean': return 'practice.hint.mean';
     case 'affine':
     case 'matmul':
       return ['practice.hint.affineX', 'practice.hint.affineW', 'practice.hint.affineB'][port] || 'practice.hint.generic';
