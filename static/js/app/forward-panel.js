@@ -53,6 +53,12 @@ export function passNumber(leaves, wrt, index) {
   return null;
 }
 
+/** A network's inputs that take a gradient are its weights: tensor data beside an Affine or a dot
+ * (Softmax-with-Loss alone differentiates its scores, which are no weights). */
+function hasWeights(graph) {
+  return hasTensorData(graph) && graph.nodes.some((node) => node.op === 'affine' || node.op === 'matmul');
+}
+
 /**
  * The counter's sentence: "Reverse mode: 1 backward pass gives all 3 gradients. Forward mode:
  * 3 passes, one per input." For tensors it counts their elements, one pass per weight.
@@ -211,7 +217,7 @@ export class ForwardPanel {
     this.renderElement();
     const trace = this.trace;
     counter.textContent = !trace ? '' : !this.leaves.length ? t('fmNone')
-      : passCounterText(trace.passes || { forward: 0 }, this.leaves, hasTensorData(trace.graph));
+      : passCounterText(trace.passes || { forward: 0 }, this.leaves, hasWeights(trace.graph));
     pass.textContent = '';
     pass.hidden = true;
     if (trace && trace.mode === 'forward' && trace.wrt && on) {
