@@ -530,7 +530,10 @@ function start() {
   fetchOps().then((ops) => viewer.setOps(ops)).catch((error) => showMessage(errorText(error)));
   fetchExamples().then((list) => {
     examples = list;
-    if (!state.graph && state.expression === null && !state.training && !examples.some((e) => e.id === state.example) && examples.length) {
+    // A link's unknown example falls back to the first preset, unless the user has asked for
+    // another graph meanwhile (a formula traced before the list came): that wish is newer.
+    const unknown = !state.graph && state.expression === null && !state.training && !examples.some((e) => e.id === state.example);
+    if (unknown && examples.length && !queue.changingSource) {
       const source = { example: examples[0].id, graph: null, expression: null, expand: [], dout: null };
       queue.request(TraceRequest.ofSource(source, {}, Origin.LOAD, 0));
     }

@@ -107,6 +107,14 @@ export class TraceQueue {
     return true;
   }
 
+  /**
+   * True while a request for a new source waits or is on its way: a wish newer than the state's
+   * source, which a request the page makes on its own (a fallback for a link) must not replace.
+   */
+  get changingSource() {
+    return Boolean((this.waiting && this.waiting.source) || (this.sending && this.sending.source));
+  }
+
   /** True while a request is in flight. */
   get busy() {
     return this.inFlight;
