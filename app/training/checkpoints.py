@@ -249,7 +249,10 @@ class DiskCheckpoints:
 
     def read_arrays(self, name: str, names: frozenset[str]) -> dict[str, np.ndarray] | None:
         """The arrays of file ``name`` if it holds exactly ``names`` (and "digest") and its
-        digest matches them; None if it is missing or anything about it is wrong."""
+        digest matches them; None if it is missing or anything about it is wrong, or if the
+        folder is not ours alone (another user could have planted the file)."""
+        if not self._ready():
+            return None
         path = self.directory / name
         try:
             with np.load(path, allow_pickle=False) as npz:
@@ -356,7 +359,10 @@ class DiskCheckpoints:
 
     def _prepare(self) -> bool:
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # The parent too (the default's backprop-viz-<uid>): mkdir's mode applies only to
+            # the last folder, and a group-writable parent (umask 002) would be refused for good.
+            self.directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, exist_ok=True)
             folder, parent = self.directory.stat(), self.directory.parent.stat()
         except OSError as e:
             self._warn_once(f"cannot use {self.directory} for checkpoints: {e}")

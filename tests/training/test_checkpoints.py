@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from backprop_viz.settings import Settings
 from backprop_viz.training.checkpoints import (
+    ARRAY_NAMES,
     CHECKPOINTS,
     FORMAT_VERSION,
     Checkpoints,
@@ -258,6 +259,33 @@ def test_a_folder_inside_one_others_may_write_in_is_not_used(tmp_path, caplog):
     run = TrainingRun(TrainSettings(iters_num=500, **SMALL), digits())
     run.advance(checkpoints=Checkpoints(disk))
     assert len(list((tmp_path / "shared" / "checkpoints").iterdir())) == 1
+
+
+def test_a_file_planted_in_a_folder_others_may_write_in_is_never_read(tmp_path, caplog):
+    """Another user could plant a file with the right name and digest (neither is secret):
+    a folder that is not ours alone is not read either, only not written."""
+    folder = tmp_path / "checkpoints"
+    run = TrainingRun(TrainSettings(iters_num=500, **SMALL), digits())
+    run.advance(checkpoints=Checkpoints(DiskCheckpoints(folder, 64 * MIB)))
+    (planted,) = folder.iterdir()
+    assert DiskCheckpoints(folder, 64 * MIB).read_arrays(planted.name, ARRAY_NAMES) is not None
+    folder.chmod(0o777)
+    assert DiskCheckpoints(folder, 64 * MIB).read_arrays(planted.name, ARRAY_NAMES) is None
+    assert "others may write in it" in caplog.text
+
+
+def test_the_default_folders_parent_is_made_ours_alone_under_a_group_umask(tmp_path):
+    """mkdir's mode applies to the last folder only: under umask 002 the parent
+    (backprop-viz-<uid>) was group-writable, and the folder refused for good."""
+    old = os.umask(0o002)
+    try:
+        disk = DiskCheckpoints(tmp_path / "backprop-viz-1" / "checkpoints", 64 * MIB)
+        run = TrainingRun(TrainSettings(iters_num=500, **SMALL), digits())
+        run.advance(checkpoints=Checkpoints(disk))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "backprop-viz-1").stat().st_mode & 0o777 == 0o700
+    assert len(list((tmp_path / "backprop-viz-1" / "checkpoints").iterdir())) == 1
 
 
 def test_a_folder_removed_while_in_use_is_made_again(tmp_path):
