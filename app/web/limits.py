@@ -269,7 +269,7 @@ def trace_is_tiny(request: Request, arguments: dict[str, Any]) -> bool:
     overrides = getattr(body, "values", None) or {}
     graph, example = getattr(body, "graph", None), getattr(body, "example", None)
     if graph is not None:
-        if len(graph.nodes) > INLINE_MAX_NODES:
+        if len(graph.nodes) > INLINE_MAX_NODES or not graph_is_cheap(body, graph):
             return False
         sizes = {node.id: count_numbers(node.value) for node in graph.nodes if node.op == "input"}
     elif example is not None:
@@ -288,6 +288,22 @@ def trace_is_tiny(request: Request, arguments: dict[str, Any]) -> bool:
         if product > INLINE_MAX_ELEMENTS:
             return False
     return True
+
+
+# Ops whose cost on a 1,024-element array is far above tanh's (a softmax per row, a log-sum-exp):
+# sixteen of them on the loop held it ~8 ms, against the 1-2 ms the bounds are for.
+INLINE_COSTLY_OPS = frozenset({"softmax", "softmax_with_loss", "cross_entropy_error"})
+
+
+def graph_is_cheap(body: BaseModel, graph: Any) -> bool:
+    """A client's own graph stays off the loop when it asks for more than its nodes: composites
+    drawn expanded (more nodes than it sends), whole arrays (``full``), forward mode (a second
+    pass), or a costly op."""
+    if getattr(body, "expand", None) or getattr(body, "full", False):
+        return False
+    if getattr(body, "mode", None) not in (None, "reverse"):
+        return False
+    return not any(node.op in INLINE_COSTLY_OPS for node in graph.nodes)
 
 
 def count_numbers(value: Any) -> int:

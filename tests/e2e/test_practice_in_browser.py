@@ -363,3 +363,39 @@ def test_practice_screenshots_fit_the_page(page: Page, name, viewport, extra):
     for locator in [field, page.get_by_role("button", name="Check", exact=True)]:
         box = locator.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+
+
+def test_the_sum_over_paths_and_the_gradient_check_give_no_answer_away(page: Page):
+    """The paths panel lists the gradients' products and their sum; a gradient check made
+    while Forward mode paused practice lists every gradient: both wait while practice hides."""
+    open_example(page, "olah_fork", "&paths=1&from=b")
+    sum_line = page.locator("#paths-result .paths-sum")
+    expect(sum_line).to_have_text("sum = 5 = ∂e/∂b")
+    practice_on(page)
+    expect(sum_line).to_be_hidden()
+    # Forward mode pauses practice: the check runs and shows its table...
+    page.get_by_role("button", name="Forward mode", exact=True).click()
+    expect(page.locator("#practice-prompt")).to_contain_text("paused")
+    page.get_by_role("button", name="Gradient check", exact=True).click()
+    expect(page.locator("#gradcheck-result table")).to_be_visible()
+    # ...which is hidden again as soon as practice hides gradients again.
+    page.get_by_role("button", name="Forward mode", exact=True).click()
+    expect(page.locator("#practice-prompt")).not_to_contain_text("paused")
+    expect(page.locator("#gradcheck-result")).to_be_hidden()
+    assert "sum = 5" not in page.locator(".paths-panel").inner_text()
+    page.get_by_role("checkbox", name="Practice").uncheck()
+    expect(sum_line).to_have_text("sum = 5 = ∂e/∂b")
+
+
+def test_practice_keeps_its_question_in_presentation_mode(page: Page):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_example(page, "apple")
+    practice_on(page)
+    page.get_by_role("button", name="Presentation", exact=True).click()
+    expect(page.locator("body")).to_have_class(re.compile(r"\bpresenting\b"))
+    page.keyboard.press("End")
+    field = page.get_by_label("Your gradient", exact=True)
+    expect(field).to_be_visible()
+    field.fill("1.1")
+    field.press("Enter")
+    expect(page.locator("#practice-score")).to_have_text("1 of 1 right, first try")

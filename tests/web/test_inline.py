@@ -178,3 +178,24 @@ def test_the_costliest_tiny_trace_holds_the_loop_briefly():
         dumps(service.trace(query, settings).to_json())
         seconds.append(time.perf_counter() - start)
     assert statistics.median(seconds) < 0.05, seconds  # ~1-2 ms here; generous for a busy CI
+
+
+def softmax_graph(**extra) -> dict:
+    """A 32 x 32 input and 15 softmax nodes: within the node and element bounds, but ~8 ms."""
+    nodes = [{"id": "x", "op": "input", "value": [[0.5] * 32] * 32}]
+    for i in range(INLINE_MAX_NODES - 1):
+        nodes.append({"id": f"s{i}", "op": "softmax", "inputs": [nodes[-1]["id"]]})
+    return {"graph": {"nodes": nodes, "output": nodes[-1]["id"]}, **extra}
+
+
+def test_a_graph_of_costly_ops_keeps_its_thread(where):
+    assert ran_in(where, softmax_graph()).startswith("AnyIO worker thread")
+
+
+@pytest.mark.parametrize(
+    "extra", [{"expand": ["n0"]}, {"full": True}, {"mode": "forward", "wrt": "x"}]
+)
+def test_a_small_graph_asking_for_more_than_its_nodes_keeps_its_thread(where, extra):
+    body = chain(3, op="sigmoid")
+    assert ran_in(where, body) == "loop"
+    assert ran_in(where, {**body, **extra}).startswith("AnyIO worker thread")
