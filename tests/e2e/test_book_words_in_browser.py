@@ -61,7 +61,7 @@ def test_japanese_captions_tell_each_step_in_the_books_terms(page: Page):
     expect(caption).to_contain_text("支払金額として出力します")
     page.keyboard.press("ArrowRight")
     expect(caption).to_have_text(
-        "逆伝播：乗算ノードの逆伝播は、上流の値 1 に入力を「ひっくり返した」値を掛けて"
+        "逆伝播（支払金額）：乗算ノードの逆伝播は、上流の値 1 に入力を「ひっくり返した」値を掛けて"
         "下流へ流します：リンゴの金額へ 1 × 1.1 = 1.1、消費税へ 1 × 200 = 200。"
     )
     # The last step: its sentence, then what the gradients mean, with the book's 2.2 yen.
@@ -82,7 +82,7 @@ def test_japanese_captions_of_the_add_node_the_fork_and_a_formula(page: Page):
     caption = page.locator("#step-caption")
     open_at(page, "apple_orange", 6, "ja")
     expect(caption).to_have_text(
-        "逆伝播：加算ノードは、上流の値 1.1 をそのまま下流へ流します（局所的な微分は1）："
+        "逆伝播（合計金額）：加算ノードは、上流の値 1.1 をそのまま下流へ流します（局所的な微分は1）："
         "リンゴの金額へ 1.1、みかんの金額へ 1.1。"
     )
     open_at(page, "olah_fork", 7, "ja")

@@ -57,7 +57,7 @@ test('in Japanese, the mul node swaps its inputs, in the book’s words and numb
   );
   assert.equal(
     stepSentence(trace, trace.steps[3]),
-    '逆伝播：乗算ノードの逆伝播は、上流の値 1.1 に入力を「ひっくり返した」値を掛けて下流へ流します：'
+    '逆伝播（リンゴの金額）：乗算ノードの逆伝播は、上流の値 1.1 に入力を「ひっくり返した」値を掛けて下流へ流します：'
       + 'リンゴへ 1.1 × 2 = 2.2、リンゴの個数へ 1.1 × 100 = 110。',
   );
   assert.equal(gradientSummary(trace, { meaning: MEANING }), 'まとめ：リンゴの値段が1円上がると、支払金額は2.2円増えます。');
