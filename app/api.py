@@ -78,8 +78,9 @@ class Trace:
     @property
     def steps(self) -> list[Step]:
         """The typed steps (``backprop_viz.core.steps``): ForwardStep, BackwardStep,
-        AccumulateStep, in the order the page plays them."""
-        return self.recorded.steps
+        AccumulateStep, in the order the page plays them. A list of its own (a scalar graph's
+        trace makes its steps lazily, read-only): the caller may change it."""
+        return list(self.recorded.steps)
 
     @property
     def warnings(self) -> list[dict[str, str]]:

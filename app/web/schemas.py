@@ -172,8 +172,10 @@ class TraceSource(Strict):
     expand: list[str] = Field(
         default_factory=list,
         max_length=100,
-        description="Ids of sigmoid and affine nodes to draw as their primitive nodes "
-        "(figures 5-19 and 5-25); the numbers around them stay the same.",
+        description="Ids of composite nodes to draw as their primitive nodes: sigmoid and affine "
+        "(figures 5-19 and 5-25), softmax_with_loss into Softmax and Cross Entropy Error "
+        "(figure 5-29), and those two into Appendix A's graph (their ids 'L/softmax', "
+        "'L/cross_entropy_error' for a node L); the numbers around them stay the same.",
     )
 
     @model_validator(mode="after")

@@ -82,8 +82,8 @@ def test_japanese_captions_of_the_add_node_the_fork_and_a_formula(page: Page):
     caption = page.locator("#step-caption")
     open_at(page, "apple_orange", 6, "ja")
     expect(caption).to_have_text(
-        "逆伝播（合計金額）：加算ノードは、上流の値 1.1 をそのまま下流へ流します（局所的な微分は1）："
-        "リンゴの金額へ 1.1、みかんの金額へ 1.1。"
+        "逆伝播（合計金額）：加算ノードは、上流の値 1.1 をそのまま下流へ流します"
+        "（局所的な微分は1）：リンゴの金額へ 1.1、みかんの金額へ 1.1。"
     )
     open_at(page, "olah_fork", 7, "ja")
     expect(caption).to_contain_text("各経路から戻ってきた勾配を足し合わせます：2 + 3 = 5。")

@@ -145,3 +145,12 @@ def test_import_is_light():
     assert callable(bv.trace) and "check_layer" in dir(bv)
     with pytest.raises(AttributeError):
         bv.no_such_name  # noqa: B018
+
+
+def test_steps_are_a_list_of_the_callers_own_on_the_scalar_fast_path_too():
+    """apple runs on the scalar fast path, whose trace makes its steps lazily and read-only."""
+    trace = bv.trace(example="apple")
+    steps = trace.steps
+    assert isinstance(steps, list) and len(steps) == 4
+    steps.append(steps[0])
+    assert len(trace.steps) == 4

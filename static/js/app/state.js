@@ -26,7 +26,7 @@ const FIELDS = {
   // One iteration of a training run {dataset, hidden_size, ..., iteration}, as JSON (used
   // instead of example when present; the Training panel's click on the loss curve).
   training: { fallback: null, read: readTraining, write: (v) => JSON.stringify(v) },
-  // Ids of composite nodes (sigmoid, affine) drawn as their primitive nodes, as JSON.
+  // Ids of composite nodes (sigmoid, affine, softmax_with_loss and its parts) drawn as their primitive nodes, as JSON.
   expand: { fallback: [], read: (s) => JSON.parse(s).filter((x) => typeof x === 'string'), write: (v) => (v.length ? JSON.stringify(v) : null) },
   // Edited leaf values {node id: number or nested list}, as JSON.
   values: { fallback: {}, read: (s) => JSON.parse(s), write: (v) => (Object.keys(v).length ? JSON.stringify(v) : null) },
