@@ -165,6 +165,8 @@ def test_formula_reload_keeps_expression_values_and_step(page: Page):
     set_leaf(page, "x", "3")
     page.get_by_role("button", name="Last step", exact=True).click()
     expect(output_edge(page).locator(".edge-value")).to_have_text("16")
+    # The page writes the link once the browser is idle after painting (at most 150 ms later).
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
     page.reload()
     expect(page.get_by_label("Expression", exact=True)).to_have_value(text)
     expect(page.locator("#graph")).to_have_attribute("data-expression", text)
@@ -240,6 +242,8 @@ def test_expand_sigmoid_keeps_the_numbers_around_it_and_collapse_restores(page: 
     expect(x_edge.locator(".edge-grad")).to_have_text(before[1])
     expect(output_edge(page).locator(".edge-value")).to_have_text(output_before)
 
+    # The page writes the link once the browser is idle after painting (at most 150 ms later).
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
     page.reload()
     expect(page.locator('#graph [data-node="y/exp"]')).to_be_visible()
     page.get_by_role("button", name="Collapse y", exact=True).click()

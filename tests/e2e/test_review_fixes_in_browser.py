@@ -45,6 +45,8 @@ def expect_edge(page: Page, edge_id: str, value: str | None = None, grad: str | 
 
 
 def url_values(page: Page) -> dict:
+    # The page writes the link once the browser is idle after painting (at most 150 ms later).
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
     fragment = page.evaluate("() => new URLSearchParams(location.hash.slice(1)).get('values')")
     return json.loads(fragment) if fragment else {}
 

@@ -62,7 +62,7 @@ const practice = new PracticePanel({
 const forward = new ForwardPanel({
   toggle: $('forward-toggle'), wrt: $('forward-wrt'), element: $('forward-element'), count: $('forward-count'), pass: $('forward-pass'),
 }, state, ({ again }) => {
-  writeState(state);
+  writeStateNow(state); // a switch the user made: a reload right after it keeps it
   // The user's switch keeps the step's meaning (the end stays the end); the second trace of a
   // new graph keeps whatever step the player has reached when it arrives.
   const position = again ? undefined : viewer.anchor() ?? undefined;
@@ -73,7 +73,7 @@ const paths = new PathsPanel({
 }, state, {
   fetchPaths: (from, to) => fetchPaths({ ...sourceOf(state), values: state.values }, from, to),
   highlight: (ids) => viewer.highlightEdges(ids),
-  onChange: () => writeState(state),
+  onChange: () => writeStateNow(state),
 });
 
 // ---- messages ----
