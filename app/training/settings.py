@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backprop_viz.core.graph import GraphError
-from backprop_viz.settings import SettingsError
+from backprop_viz.settings import SettingsError, check_bounds, parse_setting
 
 if TYPE_CHECKING:
     from backprop_viz.training.datasets import Dataset
@@ -124,19 +124,14 @@ CACHE_MAX_MB_BOUNDS = (0, 1024 * 1024)  # 0 turns the disk cache off; at most 1 
 
 
 def _env_bounded_int(name: str, default: int, low: int, high: int) -> int:
-    """An integer setting as app/settings.py reads one: set but empty, not an integer, or out
-    of [low, high] is a ``SettingsError`` naming it."""
+    """An integer setting read as app/settings.py reads its own (``parse_setting``,
+    ``check_bounds``): set but empty, not an integer, or out of [low, high] is a
+    ``SettingsError`` naming it."""
     raw = os.environ.get(name)
     if raw is None:
         return default
-    if not raw.strip():
-        raise SettingsError(f"{name} is set but empty; unset it for the default or give a number")
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw[:40]!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    value = parse_setting(name, raw, "int")
+    check_bounds(name, value, "int", {"low": low, "high": high})
     return value
 
 
