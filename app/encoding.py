@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from backprop_viz.core.engine import Trace
+from backprop_viz.core.graph import Graph
 from backprop_viz.core.ops import op_fields
 
 PREVIEW_ITEMS = 6
@@ -117,34 +118,43 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
         grads = {node_id: encode(trace.grads[node_id]) for node_id in graph.order}
         steps = [step.to_json(encode) for step in trace.steps]
     return {
-        "graph": {
-            "nodes": [
-                {
-                    "id": node.id,
-                    "op": node.op.name,
-                    "label": node.label,
-                    "labels": node.labels,
-                    "inputs": node.inputs,
-                    "shape": list(node.shape),
-                    **op_fields(node.op, node.params),  # layer, symbol, box, composite
-                    "requires_grad": node.requires_grad,
-                    "params": node.params,
-                    "group": node.group,
-                }
-                for node in graph.nodes.values()
-            ],
-            "edges": [
-                {"id": e.id, "source": e.source, "target": e.target, "port": e.port}
-                for e in graph.edges
-            ],
-            "output": graph.output,
-            "order": graph.order,
-        },
+        "graph": graph_json(graph),
         "steps": steps,
         "values": values,
         "grads": grads,
         "warnings": trace.warnings,
         "dout": encode(trace.dout),
+    }
+
+
+def graph_json(graph: Graph) -> dict[str, Any]:
+    """The trace's ``graph``: its nodes, edges, output and order."""
+    compact = getattr(graph, "graph_json", None)  # a scalar graph whose nodes are not made yet
+    written = compact() if compact is not None else None
+    if written is not None:
+        return written
+    return {
+        "nodes": [
+            {
+                "id": node.id,
+                "op": node.op.name,
+                "label": node.label,
+                "labels": node.labels,
+                "inputs": node.inputs,
+                "shape": list(node.shape),
+                **op_fields(node.op, node.params),  # layer, symbol, box, composite
+                "requires_grad": node.requires_grad,
+                "params": node.params,
+                "group": node.group,
+            }
+            for node in graph.nodes.values()
+        ],
+        "edges": [
+            {"id": e.id, "source": e.source, "target": e.target, "port": e.port}
+            for e in graph.edges
+        ],
+        "output": graph.output,
+        "order": graph.order,
     }
 
 

@@ -184,7 +184,7 @@ class TraceRecorder:
             )
         )
         if not all_finite(out) and all(all_finite(x) for x in inputs):
-            self.warnings.append(forward_warning(node, bool(np.isnan(out).any())))
+            self.warnings.append(forward_warning(node.id, node.op.name, bool(np.isnan(out).any())))
 
     def gradient(self, node_id: str, grad: np.ndarray, grads: dict) -> None:
         """Warn where a gradient first stops being finite: at the consumers whose own gradient
@@ -249,13 +249,13 @@ class TraceRecorder:
         )
 
 
-def forward_warning(node: Node, is_nan: bool) -> dict[str, str]:
+def forward_warning(node_id: str, op_name: str, is_nan: bool) -> dict[str, str]:
     """An op gave NaN or infinity from finite inputs."""
     what = "NaN" if is_nan else "an infinite value"
     return {
         "code": "nan" if is_nan else "overflow",
-        "node": node.id,
-        "message": f"{node.op.name} at node {node.id!r} gave {what} from finite inputs",
+        "node": node_id,
+        "message": f"{op_name} at node {node_id!r} gave {what} from finite inputs",
     }
 
 
@@ -336,7 +336,7 @@ def run_scalar(program: Any, dout: Any) -> ScalarTrace:
     graph = program.graph
     check_deadline()  # microseconds per node: checked before and after, not per node
     with np.errstate(all="ignore"):
-        seed = seed_gradient(graph, dout)
+        seed = seed_gradient(graph, dout, shape=())
         tape = scalar.run_program(program, seed)
     check_deadline()
     warnings = scalar.tape_warnings(tape, forward_warning, gradient_warning, no_gradient_warning)
@@ -387,9 +387,11 @@ def run(
     return recorder.finish(Run(graph=graph, dout=seed, values=values, grads=grads))
 
 
-def seed_gradient(graph: Graph, dout: Any) -> np.ndarray:
-    """The output's upstream gradient: 1 (ones of the output's shape) unless the request says."""
-    shape = graph.nodes[graph.output].shape
+def seed_gradient(graph: Graph, dout: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """The output's upstream gradient: 1 (ones of the output's shape) unless the request says.
+    ``shape`` is the output's, where the caller knows it (a scalar program's: ``()``)."""
+    if shape is None:
+        shape = graph.nodes[graph.output].shape
     if dout is None:
         # np.array(1.0) for the usual scalar output (a loss): np.ones(()) is 6 times slower
         return freeze(np.ones(shape) if shape else np.array(1.0))

@@ -264,7 +264,16 @@ def build_graph(
     settings: Settings,
     overrides: Mapping[str, Any] | None = None,
 ) -> Graph:
-    """Validate a spec (nodes as dicts, the output id, leaf overrides) into a Graph."""
+    """Validate a spec (nodes as dicts, the output id, leaf overrides) into a Graph.
+
+    A spec of plain scalar nodes is checked and compiled in one pass by the scalar fast path's
+    build (``core.scalar_graph``), which gives the same graph; anything else, every error
+    included, is built here."""
+    from backprop_viz.core.scalar_graph import build_scalar_graph
+
+    fast = build_scalar_graph(spec_nodes, output, settings, overrides)
+    if fast is not None:
+        return fast
     nodes = validate_nodes(spec_nodes, settings)
     return assemble_graph(nodes, output, settings, overrides, copy=False)
 
@@ -316,6 +325,11 @@ def make_nodes(spec_nodes: Sequence[Mapping[str, Any]], settings: Settings) -> d
     lookalikes = Lookalikes()
     for i, spec in enumerate(spec_nodes):
         nodes_field = f"graph.nodes[{i}]"
+        if not isinstance(spec, Mapping):
+            raise GraphError(
+                f"{nodes_field}: a node is an object with an id and an op, got {describe(spec)}",
+                field=nodes_field,
+            )
         node_id = check_id(spec.get("id"), nodes_field, nodes, lookalikes)
         nodes[node_id] = make_node(spec, nodes_field, node_id, settings.max_elements)
     return nodes

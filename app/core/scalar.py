@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -204,6 +205,16 @@ SCALAR_RULES: dict[str, ScalarRule] = {
 
 
 @dataclass
+class EdgeTable:
+    """A program's edges as lists by edge index."""
+
+    ids: list[str]
+    sources: list[str]
+    targets: list[str]
+    ports: list[int]
+
+
+@dataclass
 class ScalarProgram:
     """A scalar graph compiled to indices: node i is ``graph.order[i]``, edge e is
     ``graph.edges[e]`` (link_edges makes them by node, then port, so a node's input edges are
@@ -217,7 +228,8 @@ class ScalarProgram:
     """Per op node, in order: (i, forward, backward, params or None, x, y or -1, first edge)."""
     by_node: list[tuple | None]
     """Per node: its entry of ``ops``, None for a leaf."""
-    leaves: list[int]
+    init: list[float | None]
+    """Per node: a leaf's value as a float, None for an op node (a run starts from a copy)."""
     first: list[int]
     """Per node: its first consumer's edge (-1: none); ``following`` chains the rest, in the
     order graph.consumers lists them, which is the order the NumPy path sums a fork's parts."""
@@ -226,6 +238,30 @@ class ScalarProgram:
     """Per edge: the index of its source."""
     output: int
     requires_grad: list[bool]
+    node_ops: list[Op]
+    """Per node: its op (a backward step names its formulas)."""
+
+    @cached_property
+    def edges(self) -> EdgeTable:
+        """Per edge: its id, source, target and port, as ``graph.edges`` has them (made here
+        from the indices, so that a lazy graph's Edge objects are never needed)."""
+        order, sources = self.graph.order, self.sources
+        count = len(sources)
+        ids: list[str] = [""] * count
+        source_ids: list[str] = [""] * count
+        target_ids: list[str] = [""] * count
+        ports: list[int] = [0] * count
+        for i, _, _, _, _, y, e0 in self.ops:
+            target = order[i]
+            for e in (e0, e0 + 1) if y >= 0 else (e0,):
+                source, port = order[sources[e]], e - e0
+                ids[e], source_ids[e], target_ids[e], ports[e] = (
+                    f"{source}->{target}:{port}",
+                    source,
+                    target,
+                    port,
+                )
+        return EdgeTable(ids, source_ids, target_ids, ports)
 
     def consumer_edges(self, i: int) -> list[int]:
         """Node i's consumers' edges, in order."""
@@ -261,7 +297,7 @@ def compile_program(graph: Graph) -> ScalarProgram | None:
     by_op: dict[int, ScalarRule | None] = {}  # id(op) -> its rule, checked once per op
     ops: list[tuple] = []
     by_node: list[tuple | None] = [None] * count
-    leaves: list[int] = []
+    init: list[float | None] = [None] * count
     first, last = [-1] * count, [-1] * count
     following: list[int] = []
     sources: list[int] = []
@@ -271,7 +307,7 @@ def compile_program(graph: Graph) -> ScalarProgram | None:
             return None
         op = node.op
         if op.name == "input":
-            leaves.append(i)
+            init[i] = float(node.value)  # type: ignore[arg-type]
             continue
         found = by_op.get(id(op), False)
         if found is False:
@@ -306,12 +342,13 @@ def compile_program(graph: Graph) -> ScalarProgram | None:
         rules=[r for r in by_op.values() if r is not None],
         ops=ops,
         by_node=by_node,
-        leaves=leaves,
+        init=init,
         first=first,
         following=following,
         sources=sources,
         output=position[graph.output],
         requires_grad=[nodes[n].requires_grad for n in order],
+        node_ops=[nodes[n].op for n in order],
     )
 
 
@@ -336,12 +373,8 @@ class ScalarTape:
 def run_program(program: ScalarProgram, seed: np.ndarray) -> ScalarTape:
     """Forward then backward on floats. Run under np.errstate(all="ignore") (the NumPy ufuncs
     some rules call warn on overflow otherwise)."""
-    graph = program.graph
-    nodes, order = graph.nodes, graph.order
-    count = len(order)
-    values: list[Any] = [None] * count
-    for i in program.leaves:
-        values[i] = float(nodes[order[i]].value)
+    count = len(program.init)
+    values: list[Any] = list(program.init)
     for i, forward, _, params, x, y, _ in program.ops:
         if y >= 0:
             values[i] = forward(values[x], values[y])
@@ -412,14 +445,16 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
     ``*_warning`` functions are the engine's, so the messages are the same text."""
     program = tape.program
     graph = program.graph
-    nodes, order = graph.nodes, graph.order
+    order = graph.order
     values, grads, sent = tape.values, tape.grads, tape.sent
     warnings = []
     if not isfinite(sum(values)):  # any NaN or inf (or an overflowing sum: looked at closely)
         for i, _, _, _, x, y, _ in program.ops:
             out = values[i]
             if not isfinite(out) and isfinite(values[x]) and (y < 0 or isfinite(values[y])):
-                warnings.append(forward_warning(nodes[order[i]], math.isnan(out)))
+                warnings.append(
+                    forward_warning(order[i], program.node_ops[i].name, math.isnan(out))
+                )
     reached = [g for g in grads if g is not None]
     if not isfinite(sum(reached)):
         for i in range(len(order) - 1, -1, -1):
@@ -427,7 +462,7 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
             if grad is None or i == program.output or isfinite(grad):
                 continue
             for e in program.consumer_edges(i):
-                target = graph.edges[e].target
+                target = program.edges.targets[e]
                 upstream, part = grads[graph.position[target]], sent[e]
                 if upstream is not None and part is not None and isfinite(upstream):
                     if not isfinite(part):
@@ -447,17 +482,20 @@ class TapeArrays:
 
     def __init__(self, tape: ScalarTape):
         self.tape = tape
-        graph = tape.program.graph
-        self.nodes = [graph.nodes[n] for n in graph.order]
-        self._values: list[np.ndarray | None] = [None] * len(self.nodes)
-        self._douts: list[np.ndarray | None] = [None] * len(self.nodes)
+        count = len(tape.values)
+        self._values: list[np.ndarray | None] = [None] * count
+        self._douts: list[np.ndarray | None] = [None] * count
         self._sent: list[np.ndarray | None] = [None] * len(tape.sent)
 
     def value(self, i: int) -> np.ndarray:
         array = self._values[i]
         if array is None:
-            node = self.nodes[i]
-            array = node.value if node.is_leaf else freeze(np.array(self.tape.values[i]))
+            program = self.tape.program
+            if program.by_node[i] is None:  # a leaf: its node's own array, as on the NumPy path
+                graph = program.graph
+                array = graph.nodes[graph.order[i]].value
+            else:
+                array = freeze(np.array(self.tape.values[i]))
             self._values[i] = array
         return array
 
@@ -514,9 +552,9 @@ class EdgeMap(Mapping):
     def _index(self) -> dict[str, int]:
         if self._edges is None:
             # the order the NumPy path fills it: by backward step, then port
-            edges, tape = self._graph.edges, self._tape
+            ids, tape = self._tape.program.edges.ids, self._tape
             self._edges = {
-                edges[e].id: e
+                ids[e]: e
                 for i in tape.events
                 if i >= 0
                 for e in edge_range(tape.program, i)
@@ -573,24 +611,22 @@ class TapeSteps(Sequence):
 def make_steps(tape: ScalarTape, arrays: TapeArrays) -> list[Step]:
     """The steps the TraceRecorder would have made, with the same numbers."""
     program = tape.program
-    graph = program.graph
-    order, inputs_of = graph.order, graph.inputs
+    order, edges = program.graph.order, program.edges
+    ids, edge_sources, targets, ports = edges.ids, edges.sources, edges.targets, edges.ports
     steps: list[Step] = []
     for entry in program.ops:
         i, sources = entry[0], program.sources
-        node_id = order[i]
         steps.append(
             ForwardStep(
                 index=len(steps),
-                node=node_id,
+                node=order[i],
                 inputs=[
-                    StepInput(edge.id, edge.source, arrays.value(sources[e]))
-                    for edge, e in zip(inputs_of[node_id], edge_range(program, i), strict=True)
+                    StepInput(ids[e], edge_sources[e], arrays.value(sources[e]))
+                    for e in edge_range(program, i)
                 ],
                 out=arrays.value(i),
             )
         )
-    edges = graph.edges
     for event in tape.events:
         if event < 0:
             i = ~event
@@ -599,7 +635,7 @@ def make_steps(tape: ScalarTape, arrays: TapeArrays) -> list[Step]:
                     index=len(steps),
                     node=order[i],
                     parts=[
-                        GradientPart(edges[e].id, edges[e].target, arrays.sent(e))
+                        GradientPart(ids[e], targets[e], arrays.sent(e))
                         for e in program.consumer_edges(i)
                         if tape.sent[e] is not None
                     ],
@@ -607,23 +643,22 @@ def make_steps(tape: ScalarTape, arrays: TapeArrays) -> list[Step]:
                 )
             )
             continue
-        node = graph.nodes[order[event]]
-        edge_indices = edge_range(program, event)
+        formulas = program.node_ops[event].backward
         steps.append(
             BackwardStep(
                 len(steps),
-                node.id,
+                order[event],
                 arrays.dout(event),
                 [
                     EdgeGradient(
-                        edge=edges[e].id,
-                        source=edges[e].source,
-                        port=edges[e].port,
-                        formula=node.op.backward[edges[e].port],
+                        edge=ids[e],
+                        source=edge_sources[e],
+                        port=ports[e],
+                        formula=formulas[ports[e]],
                         local=tape.locals_[e],
                         grad=arrays.sent(e),
                     )
-                    for e in edge_indices
+                    for e in edge_range(program, event)
                 ],
             )
         )
@@ -653,17 +688,16 @@ def json_numbers(tape: ScalarTape, number: Callable[[float | None], Any]) -> Jso
 def steps_json(tape: ScalarTape, numbers: JsonNumbers) -> list[dict[str, Any]]:
     """The steps' JSON as ``Step.to_json`` writes it, from the floats (no step objects)."""
     program = tape.program
-    graph = program.graph
-    order, edges, nodes, sources = graph.order, graph.edges, graph.nodes, program.sources
+    order, sources, edges = program.graph.order, program.sources, program.edges
+    ids, edge_sources, targets, ports = edges.ids, edges.sources, edges.targets, edges.ports
     values, douts, sent, locals_ = numbers.values, numbers.douts, numbers.sent, numbers.locals_
     out: list[dict[str, Any]] = []
     append = out.append
     for i, _, _, _, _, y, e0 in program.ops:
-        ex = edges[e0]
-        inputs = [{"edge": ex.id, "source": ex.source, "value": values[sources[e0]]}]
+        inputs = [{"edge": ids[e0], "source": edge_sources[e0], "value": values[sources[e0]]}]
         if y >= 0:
-            ey = edges[e0 + 1]
-            inputs.append({"edge": ey.id, "source": ey.source, "value": values[y]})
+            e1 = e0 + 1
+            inputs.append({"edge": ids[e1], "source": edge_sources[e1], "value": values[y]})
         append(
             {
                 "phase": "forward",
@@ -684,7 +718,7 @@ def steps_json(tape: ScalarTape, numbers: JsonNumbers) -> list[dict[str, Any]]:
                     "index": len(out),
                     "node": order[i],
                     "parts": [
-                        {"edge": edges[e].id, "target": edges[e].target, "grad": sent[e]}
+                        {"edge": ids[e], "target": targets[e], "grad": sent[e]}
                         for e in program.consumer_edges(i)
                         if tape.sent[e] is not None
                     ],
@@ -692,7 +726,7 @@ def steps_json(tape: ScalarTape, numbers: JsonNumbers) -> list[dict[str, Any]]:
                 }
             )
             continue
-        formulas = nodes[order[event]].op.backward
+        formulas = program.node_ops[event].backward
         append(
             {
                 "phase": "backward",
@@ -701,10 +735,10 @@ def steps_json(tape: ScalarTape, numbers: JsonNumbers) -> list[dict[str, Any]]:
                 "dout": douts[event],
                 "edges": [
                     {
-                        "edge": edges[e].id,
-                        "source": edges[e].source,
-                        "port": edges[e].port,
-                        "formula": formulas[edges[e].port],
+                        "edge": ids[e],
+                        "source": edge_sources[e],
+                        "port": ports[e],
+                        "formula": formulas[ports[e]],
                         "local": locals_[e],
                         "grad": sent[e],
                     }
