@@ -38,7 +38,7 @@ def default_workers(cores: int | None = None) -> int:
 class Settings:
     """Every limit has a sane default, bounds, and an environment variable that overrides it."""
 
-    max_nodes: int = setting(5000, "BPV_MAX_NODES", 1, 20_000)
+    max_nodes: int = setting(10_000, "BPV_MAX_NODES", 1, 20_000)
     """BPV_MAX_NODES: nodes in one graph (20,000 is also the ceiling checked while parsing)."""
     max_elements: int = setting(1_000_000, "BPV_MAX_ELEMENTS", 1, 100_000_000)
     """BPV_MAX_ELEMENTS: elements in any one value (a leaf, an intermediate, a gradient)."""

@@ -10,8 +10,10 @@ Timed on the same spec, interleaved round by round, medians of the rounds:
   its recording), what a request pays before its JSON;
 * ``run``: ``run_graph`` alone on a graph built before (a preset's request);
 * ``NumPy path``: ``run_graph(fast=False)`` on the same graph, the engine before the fast path;
-* ``JSON``: ``trace_to_json`` of the trace, and with ``--main DIR`` the ``build + run`` of
-  another checkout (e.g. /work/main, read only) in a worker process, interleaved with the rest.
+* ``JSON``: ``trace_to_json`` of the trace; ``request: all + bytes``: build, run, JSON and its
+  bytes, what a request pays server side;
+* with ``--main DIR``, the ``build + run`` of another checkout (e.g. a ``git worktree`` of an
+  earlier commit, read only) in a worker process, interleaved with the rest.
 
 Run: python bench/bench_scalar.py [--main /work/main] [--rounds 7]
 """
@@ -124,7 +126,7 @@ def engine_cases(size: int) -> dict:
     """The functions to time for one size, on this process's backprop_viz."""
     from backprop_viz.core.engine import run_graph
     from backprop_viz.core.graph import build_graph
-    from backprop_viz.encoding import trace_to_json
+    from backprop_viz.encoding import dumps, trace_to_json
     from backprop_viz.settings import Settings
 
     settings = Settings(max_nodes=20_000)
@@ -135,6 +137,9 @@ def engine_cases(size: int) -> dict:
         "build + run": lambda: run_graph(build_graph(nodes, output, settings)),
         "run": lambda: run_graph(graph),
         "JSON": lambda: trace_to_json(trace, settings.inline_elements),
+        "request: all + bytes": lambda: dumps(
+            trace_to_json(run_graph(build_graph(nodes, output, settings)), settings.inline_elements)
+        ),
     }
     try:
         run_graph(graph, fast=False)
