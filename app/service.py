@@ -259,11 +259,7 @@ def check_variables(values: Mapping[str, Any], variables: Sequence[str]) -> None
 def scalar_leaves(recorded: Trace) -> dict[str, float]:
     """The scalar inputs' values, where the symbolic derivatives are evaluated."""
     graph = recorded.graph
-    return {
-        n: float(recorded.values[n])
-        for n in graph.order
-        if graph.nodes[n].is_leaf and recorded.values[n].ndim == 0
-    }
+    return {n: float(recorded.values[n]) for n in graph.leaves() if recorded.values[n].ndim == 0}
 
 
 def training_source(training: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:

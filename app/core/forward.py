@@ -50,12 +50,12 @@ class ForwardMode:
 
 def gradient_leaves(graph: Graph) -> list[str]:
     """The leaves that take a gradient: the inputs a gradient (and forward mode) is for."""
-    return [n for n in graph.order if graph.nodes[n].is_leaf and graph.nodes[n].requires_grad]
+    return [n for n in graph.leaves() if graph.takes_gradient(n)]
 
 
 def passes(graph: Graph) -> dict[str, int]:
     """Passes for the whole gradient: reverse mode 1, forward mode one per input element."""
-    elements = sum(math.prod(graph.nodes[n].shape) for n in gradient_leaves(graph))
+    elements = sum(math.prod(graph.shape_of(n)) for n in gradient_leaves(graph))
     return {"reverse": 1, "forward": elements}
 
 

@@ -105,6 +105,23 @@ class Graph:
     position: dict[str, int] = field(default_factory=dict)
     """Each node's index in the topological order."""
 
+    def leaves(self) -> list[str]:
+        """The input nodes' ids, in order."""
+        return [n for n in self.order if self.nodes[n].is_leaf]
+
+    def takes_gradient(self, node_id: str) -> bool:
+        """The node's ``requires_grad``."""
+        return self.nodes[node_id].requires_grad
+
+    def shape_of(self, node_id: str) -> tuple[int, ...]:
+        return self.nodes[node_id].shape
+
+    def leaf_value(self, node_id: str) -> np.ndarray:
+        """An input node's value (its node's own read-only array)."""
+        value = self.nodes[node_id].value
+        assert value is not None, node_id
+        return value
+
 
 def parse_value(
     raw: Any, *, field: str, node: str | None = None, max_elements: int = Settings.max_elements

@@ -493,7 +493,7 @@ class TapeArrays:
             program = self.tape.program
             if program.by_node[i] is None:  # a leaf: its node's own array, as on the NumPy path
                 graph = program.graph
-                array = graph.nodes[graph.order[i]].value
+                array = graph.leaf_value(graph.order[i])
             else:
                 array = freeze(np.array(self.tape.values[i]))
             self._values[i] = array

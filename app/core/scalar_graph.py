@@ -64,21 +64,56 @@ class ScalarGraph(Graph):
             return self.__dict__[name]
         raise AttributeError(name)
 
+    def compact(self) -> tuple | None:
+        """(program, node ops, extras) while the nodes are not made, else None."""
+        state = self.__dict__
+        made = state.get("_made")
+        return None if made is None else (state["_scalar_program"], *made)
+
+    def leaves(self) -> list[str]:
+        compact = self.compact()
+        if compact is None:
+            return super().leaves()
+        by_node, order = compact[0].by_node, self.order
+        return [order[i] for i, entry in enumerate(by_node) if entry is None]
+
+    def takes_gradient(self, node_id: str) -> bool:
+        compact = self.compact()
+        if compact is None:
+            return super().takes_gradient(node_id)
+        return compact[0].requires_grad[self.position[node_id]]
+
+    def shape_of(self, node_id: str) -> tuple[int, ...]:
+        return () if self.compact() is not None else super().shape_of(node_id)
+
+    def leaf_value(self, node_id: str) -> np.ndarray:
+        """An input node's value: made once, and the same array its Node gets if it is made."""
+        compact = self.compact()
+        if compact is None:
+            return super().leaf_value(node_id)
+        arrays = self.__dict__.setdefault("_leaf_arrays", {})
+        value = arrays.get(node_id)
+        if value is None:
+            init = compact[0].init[self.position[node_id]]
+            assert init is not None, node_id
+            value = arrays[node_id] = freeze(np.array(init, dtype=np.float64))
+        return value
+
     def materialise(self) -> None:
         """Make the Node and Edge objects, and drop the program compiled without them."""
         state = self.__dict__
-        made = state.pop("_made", None)
+        made = state.get("_made")
         if made is None:
             return
-        program: ScalarProgram = state.pop("_scalar_program")
-        order, sources, init = self.order, program.sources, program.init
+        program: ScalarProgram = state["_scalar_program"]
+        order, sources = self.order, program.sources
         nodes: dict[str, Node] = {}
         for i, node_id in enumerate(order):
             op, label, requires_grad, params, group = node_fields(made, i)
             entry = program.by_node[i]
             if entry is None:
                 inputs: list[str] = []
-                value = freeze(np.array(init[i], dtype=np.float64))
+                value = self.leaf_value(node_id)
             else:
                 e0, arity = entry[6], 2 if entry[5] >= 0 else 1
                 inputs = [order[sources[e]] for e in range(e0, e0 + arity)]
@@ -97,6 +132,8 @@ class ScalarGraph(Graph):
         linked = link_edges(nodes, self.output, order)
         state["nodes"], state["edges"] = nodes, linked.edges
         state["inputs"], state["consumers"] = linked.inputs, linked.consumers
+        del state["_made"], state["_scalar_program"]
+        state.pop("_leaf_arrays", None)
 
     def graph_json(self) -> dict[str, Any] | None:
         """The ``graph`` part of the trace's JSON, as ``encoding.trace_to_json`` writes it from

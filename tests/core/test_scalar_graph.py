@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from specs import APPLE, leaf, op
 from test_scalar import BINARY, POWERS, UNARY, numbers
 
+from backprop_viz import service
 from backprop_viz.core.engine import ScalarTrace, run_graph
 from backprop_viz.core.graph import Graph, GraphError, assemble_graph, build_graph, validate_nodes
 from backprop_viz.core.scalar_graph import ScalarGraph, build_scalar_graph
@@ -114,11 +115,16 @@ def test_the_usual_request_never_makes_a_node_or_an_edge_object():
         inputs = [f"x{i}"] if name == "tanh" else [f"x{i}", f"x{i + 1}"]
         nodes.append(op(f"n{i}", name, *inputs))
     nodes.append(op("out", "add", "n0", "n1"))
-    graph = build_graph(nodes, "out", SETTINGS)
-    trace = run_graph(graph)
-    trace_to_json(trace, SETTINGS.inline_elements)
-    assert isinstance(graph, ScalarGraph) and isinstance(trace, ScalarTrace)
-    assert not {"nodes", "edges", "inputs", "consumers"} & set(vars(graph))
+    queries = [
+        TraceQuery(graph={"nodes": nodes, "output": "out"}),
+        TraceQuery(expression="y = (a * b + tanh(a)) * exp(b)", values={"a": 0.5, "b": 2}),
+    ]
+    for query in queries:
+        result = service.trace(query, SETTINGS)
+        dumps(result.to_json())  # what POST /api/trace answers
+        graph = result.trace.graph
+        assert isinstance(graph, ScalarGraph) and isinstance(result.trace, ScalarTrace)
+        assert not {"nodes", "edges", "inputs", "consumers"} & set(vars(graph)), query
 
 
 def test_the_apple_graph_builds_in_one_pass_with_the_books_numbers():
