@@ -455,8 +455,8 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
                 warnings.append(
                     forward_warning(order[i], program.node_ops[i].name, math.isnan(out))
                 )
-    reached = [g for g in grads if g is not None]
-    if not isfinite(sum(reached)):
+    # filter(None, ...) drops None (and zeros, which are finite) at C speed
+    if not isfinite(sum(filter(None, grads))):
         for i in range(len(order) - 1, -1, -1):
             grad = grads[i]
             if grad is None or i == program.output or isfinite(grad):
@@ -467,7 +467,7 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
                 if upstream is not None and part is not None and isfinite(upstream):
                     if not isfinite(part):
                         warnings.append(gradient_warning(target, order[i]))
-    if len(reached) < len(order):
+    if None in grads:
         for i, node_id in enumerate(order):
             if grads[i] is None and program.requires_grad[i]:
                 warnings.append(no_gradient_warning(graph, node_id))
