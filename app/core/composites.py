@@ -18,10 +18,10 @@ nested in it too, as their ids then name nothing: the page leaves out every ``<g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from backprop_viz.core.graph import GraphError, quote
+from backprop_viz.core.graph import GraphError, not_an_object, quote
 from backprop_viz.core.ops import OPS, composite_ops
 
 COMPOSITES = composite_ops()
@@ -31,8 +31,12 @@ def expand_composites(nodes: list[dict[str, Any]], ids: Iterable[str]) -> list[d
     """The spec with each listed composite node (sigmoid, affine, softmax_with_loss, and the
     softmax and cross_entropy_error nodes it expands into) replaced by its primitives."""
     pending = list(dict.fromkeys(ids))
+    if pending:
+        for i, node in enumerate(nodes):
+            if not isinstance(node, Mapping):
+                raise not_an_object(i, node)
     while pending:
-        by_id = {node.get("id"): node for node in nodes}
+        by_id = {node_key(node): node for node in nodes}
         ready: dict[str, str] = {}  # node id -> the group its primitives get (the listed id)
         for wanted in pending:
             node = find_composite(wanted, by_id)
@@ -70,12 +74,18 @@ def find_composite(wanted: Any, by_id: dict[Any, dict[str, Any]]) -> dict[str, A
     return node
 
 
+def node_key(node: Mapping[str, Any]) -> str | None:
+    """A node's id if it is a string (the full build reports any other), else None."""
+    node_id = node.get("id")
+    return node_id if isinstance(node_id, str) else None
+
+
 def splice(nodes: list[dict[str, Any]], groups: dict[str, str]) -> list[dict[str, Any]]:
     """The spec with the nodes of ``groups`` (node id -> group) replaced by their primitives."""
-    taken = {node.get("id") for node in nodes}
+    taken = {node_key(node) for node in nodes}
     out: list[dict[str, Any]] = []
     for node in nodes:
-        group = groups.get(node.get("id"))
+        group = groups.get(node_key(node))
         if group is None:
             out.append(node)
             continue

@@ -318,7 +318,7 @@ def assemble_graph(
     else:
         nodes = dict(validated)
     apply_overrides(nodes, overrides or {}, settings)
-    if output not in nodes:
+    if not isinstance(output, str) or output not in nodes:
         raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
     graph = link_edges(nodes, output, topological_order(nodes))
     infer_shapes(graph, settings)
@@ -343,13 +343,18 @@ def make_nodes(spec_nodes: Sequence[Mapping[str, Any]], settings: Settings) -> d
     for i, spec in enumerate(spec_nodes):
         nodes_field = f"graph.nodes[{i}]"
         if not isinstance(spec, Mapping):
-            raise GraphError(
-                f"{nodes_field}: a node is an object with an id and an op, got {describe(spec)}",
-                field=nodes_field,
-            )
+            raise not_an_object(i, spec)
         node_id = check_id(spec.get("id"), nodes_field, nodes, lookalikes)
         nodes[node_id] = make_node(spec, nodes_field, node_id, settings.max_elements)
     return nodes
+
+
+def not_an_object(i: int, spec: Any) -> GraphError:
+    """The error for a node of the spec that is not a JSON object."""
+    where = f"graph.nodes[{i}]"
+    return GraphError(
+        f"{where}: a node is an object with an id and an op, got {describe(spec)}", field=where
+    )
 
 
 def check_id(
@@ -397,7 +402,12 @@ def apply_overrides(
 ) -> None:
     """Replace the values of input nodes from the request's ``values``."""
     for node_id, raw in overrides.items():
-        problem = character_problem(node_id) if isinstance(node_id, str) else None
+        if not isinstance(node_id, str):
+            raise GraphError(
+                f"values: a key names a node by its id, a string; got {describe(node_id)}",
+                field="values",
+            )
+        problem = character_problem(node_id)
         if problem:
             raise GraphError(
                 f"values: the key {quote(node_id)} {problem}; it cannot name a node",

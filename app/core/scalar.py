@@ -477,6 +477,14 @@ def tape_warnings(tape: ScalarTape, forward_warning, gradient_warning, no_gradie
 # --- the public Trace's views of a tape: arrays and steps made when first read -----------------
 
 
+def same_bits(array: np.ndarray | None, x: float) -> bool:
+    """True if ``array`` is the 0-d array of the float ``x`` (NaN for NaN)."""
+    if array is None or array.shape:
+        return False
+    y = float(array)
+    return y == x and math.copysign(1.0, y) == math.copysign(1.0, x) or (y != y and x != x)
+
+
 class TapeArrays:
     """Frozen 0-d arrays of one tape, made once each when first asked for."""
 
@@ -494,6 +502,8 @@ class TapeArrays:
             if program.by_node[i] is None:  # a leaf: its node's own array, as on the NumPy path
                 graph = program.graph
                 array = graph.leaf_value(graph.order[i])
+                if not same_bits(array, self.tape.values[i]):  # a node changed since the run
+                    array = freeze(np.array(self.tape.values[i]))
             else:
                 array = freeze(np.array(self.tape.values[i]))
             self._values[i] = array

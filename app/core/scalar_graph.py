@@ -16,6 +16,8 @@ compares the two on random and hand-made specs, field by field).
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,6 +42,8 @@ PLAIN_KEYS = frozenset(("id", "op", "inputs", "value", "label", "params", "group
 LEAF = "leaf"
 LAZY_FIELDS = frozenset(("nodes", "edges", "inputs", "consumers"))
 INTEGER_LIMIT = 2**53
+MATERIALISING = threading.Lock()
+"""Held while a ScalarGraph makes its nodes: rare, and microseconds a node."""
 
 
 class ScalarGraph(Graph):
@@ -47,15 +51,22 @@ class ScalarGraph(Graph):
     the compiled program beside them, and ``nodes``, ``edges``, ``inputs`` and ``consumers``
     made (exactly as ``build_graph`` makes them) the first time one is read.
 
-    Once its nodes exist they are the graph (a caller may change a value or a shape): the
-    compiled program is dropped then, and ``program_for`` compiles it again from the nodes.
+    Once its nodes are made they are the graph (a caller may change a value or a shape): the
+    program compiled without them is dropped, and the next run compiles one from them, as for
+    any Graph. Made with ``ScalarGraph.lazy``; its dataclass constructor (which
+    ``dataclasses.replace`` calls) makes an ordinary Graph of this class, nodes and all.
     """
 
-    def __init__(self, order: list[str], output: str, position: dict[str, int], program, made):
-        state = self.__dict__
+    @classmethod
+    def lazy(
+        cls, order: list[str], output: str, position: dict[str, int], program, made: tuple
+    ) -> ScalarGraph:
+        graph = cls.__new__(cls)
+        state = graph.__dict__
         state["order"], state["output"], state["position"] = order, output, position
         state["_scalar_program"] = program
         state["_made"] = made
+        return graph
 
     def __getattr__(self, name: str) -> Any:
         # only reached for what the instance lacks: the lazy fields before they are made
@@ -64,11 +75,20 @@ class ScalarGraph(Graph):
             return self.__dict__[name]
         raise AttributeError(name)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to any Graph with the same fields, a plain one included."""
+        if not isinstance(other, Graph):
+            return NotImplemented
+        names = [f.name for f in dataclasses.fields(Graph)]
+        return [getattr(self, n) for n in names] == [getattr(other, n) for n in names]
+
+    __hash__ = None  # type: ignore[assignment]  # as a Graph's: mutable, so unhashable
+
     def compact(self) -> tuple | None:
         """(program, node ops, extras) while the nodes are not made, else None."""
         state = self.__dict__
-        made = state.get("_made")
-        return None if made is None else (state["_scalar_program"], *made)
+        made, program = state.get("_made"), state.get("_scalar_program")
+        return None if made is None or program is None else (program, *made)
 
     def leaves(self) -> list[str]:
         compact = self.compact()
@@ -100,11 +120,15 @@ class ScalarGraph(Graph):
         return value
 
     def materialise(self) -> None:
-        """Make the Node and Edge objects, and drop the program compiled without them."""
+        """Make the Node and Edge objects, and drop the program compiled without them (once,
+        if two threads ask at the same time)."""
+        with MATERIALISING:
+            if "_made" in self.__dict__:
+                self._materialise()
+
+    def _materialise(self) -> None:
         state = self.__dict__
-        made = state.get("_made")
-        if made is None:
-            return
+        made = state["_made"]
         program: ScalarProgram = state["_scalar_program"]
         order, sources = self.order, program.sources
         nodes: dict[str, Node] = {}
@@ -132,7 +156,8 @@ class ScalarGraph(Graph):
         linked = link_edges(nodes, self.output, order)
         state["nodes"], state["edges"] = nodes, linked.edges
         state["inputs"], state["consumers"] = linked.inputs, linked.consumers
-        del state["_made"], state["_scalar_program"]
+        del state["_made"]  # first: compact() is None from here on
+        del state["_scalar_program"]
         state.pop("_leaf_arrays", None)
 
     def graph_json(self) -> dict[str, Any] | None:
@@ -193,7 +218,7 @@ class ScalarGraph(Graph):
                     "shape": [],
                     **fields,
                     "requires_grad": requires_grad,
-                    "params": params,
+                    "params": dict(params),  # the payload's own: the program keeps its own
                     "group": group,
                 }
             )
@@ -396,7 +421,7 @@ def compile_spec(spec_nodes, output, settings, overrides) -> ScalarGraph | None:
         requires_grad=requires_grad,
         node_ops=node_ops,
     )
-    graph = ScalarGraph(order, output, position, program, (node_ops, extras))
+    graph = ScalarGraph.lazy(order, output, position, program, (node_ops, extras))
     program.graph = graph
     return graph
 
@@ -428,7 +453,11 @@ def node_extras(spec: dict, node_id: str, kind: tuple) -> tuple:
     else:
         if get("value") is not None:
             raise GiveUp
-        params = check_params(op, dict(given)) if given else kind[3]
+        # each node its own dict, as make_node makes them (kind[3] is the program's)
+        defaults = kind[3]
+        params = (
+            check_params(op, dict(given)) if given else None if defaults is None else dict(defaults)
+        )
     return (label, bool(get("requires_grad", True)), params, group)
 
 

@@ -87,7 +87,7 @@ class GraphSpec(Strict):
     """A computational graph: its nodes and the id of the output node."""
 
     nodes: list[NodeSpec] = Field(
-        description="Leaves and ops, in any order (at most BPV_MAX_NODES, 5000 by default)."
+        description="Leaves and ops, in any order (at most BPV_MAX_NODES, 10000 by default)."
     )
 
     @field_validator("nodes", mode="before")

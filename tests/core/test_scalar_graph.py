@@ -306,3 +306,86 @@ def test_a_valid_spec_the_loop_does_not_read_is_built_in_full(nodes, fix):
     assert dumps(trace_to_json(run_graph(graph), 1000)) == dumps(
         trace_to_json(run_graph(full_build(nodes, output)), 1000)
     )
+
+
+def test_two_threads_that_read_the_nodes_at_once_get_the_same_nodes():
+    import sys
+    import threading
+
+    nodes = [leaf("x0", 0.5)] + [
+        op(f"n{i}", "tanh", f"n{i - 1}" if i else "x0") for i in range(3000)
+    ]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, inside materialise too
+    try:
+        for _ in range(5):
+            graph = build_graph(nodes, "n2999", SETTINGS)
+            start, seen, errors = threading.Barrier(2), [], []
+
+            def read(graph=graph, start=start, seen=seen, errors=errors):
+                start.wait()
+                try:
+                    seen.append(graph.nodes)
+                except Exception as e:  # noqa: BLE001 - the failure under test
+                    errors.append(e)
+
+            threads = [threading.Thread(target=read) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert errors == [] and seen[0] is seen[1] and len(seen[0]) == 3001
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_the_payload_is_the_callers_own_and_changing_it_changes_no_run():
+    # two pow nodes of the default exponent 2, one with a label (a node with extras)
+    nodes = [leaf("x", 3.0), op("a", "pow", "x"), op("b", "pow", "x"), op("z", "add", "a", "b")]
+    nodes[1]["label"] = "A"
+    graph = build_graph(nodes, "z", SETTINGS)
+    payload = trace_to_json(run_graph(graph), 1000)
+    for node in payload["graph"]["nodes"]:
+        node["params"]["p"] = 3
+    trace = run_graph(graph)
+    assert (float(trace.values["a"]), float(trace.values["b"])) == (9.0, 9.0)
+    assert all(graph.nodes[n].params == {"p": 2} for n in ("a", "b"))
+
+
+def test_a_scalar_graph_is_a_graph_to_replace_and_compare():
+    import dataclasses
+
+    graph = build_graph(APPLE, "price", SETTINGS)
+    assert graph == full_build(APPLE, "price") and full_build(APPLE, "price") == graph
+    changed = dict(graph.nodes)
+    changed["tax"] = dataclasses.replace(graph.nodes["tax"], value=np.array(1.0))
+    other = dataclasses.replace(graph, nodes=changed)
+    assert float(run_graph(other).values["price"]) == 200.0
+    assert float(run_graph(graph).values["price"]) == pytest.approx(220)
+
+
+def test_a_trace_keeps_the_leaf_values_it_ran_with():
+    graph = build_graph(APPLE, "price", SETTINGS)
+    trace = run_graph(graph)
+    graph.nodes["apple"].value = np.array(150.0)
+    assert float(trace.values["apple"]) == 100.0
+    assert float(run_graph(graph).values["apple"]) == 150.0
+
+
+@pytest.mark.parametrize(
+    ("nodes", "output", "overrides", "expand", "field"),
+    [
+        ([*APPLE[:4], ["price"]], "price", None, ["x"], "graph.nodes[4]"),
+        (APPLE, "price", {1: 2.0}, [], "values"),
+        (APPLE, ["price"], None, [], "graph.output"),
+    ],
+    ids=["a node that is a list, with expand", "an override key that is a number", "a list output"],
+)
+def test_what_only_python_callers_can_send_is_a_graph_error(
+    nodes, output, overrides, expand, field
+):
+    from backprop_viz.core.composites import expand_composites
+
+    with pytest.raises(GraphError) as raised:
+        build_graph(expand_composites(list(nodes), expand), output, SETTINGS, overrides)
+    assert raised.value.field == field
