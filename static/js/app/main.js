@@ -21,6 +21,7 @@ import { language, setLanguage, t, translate } from '../viewer/i18n.js';
 import { formatNumber, isScalar, numberProblem, parseNumber, toNumber } from '../viewer/format.js';
 import { isEditableLeaf, withoutGroup } from '../viewer/nodes.js';
 import { mountViewer } from '../viewer/viewer.js';
+import { setAttr, setProp, setText } from '../viewer/dom.js';
 
 const $ = (id) => document.getElementById(id);
 const TYPING_DEBOUNCE_MS = 90;
@@ -79,8 +80,8 @@ const paths = new PathsPanel({
 // ---- messages ----
 
 function showMessage(text) {
-  messageEl.textContent = text;
-  messageEl.hidden = !text;
+  setText(messageEl, text);
+  setProp(messageEl, 'hidden', !text);
 }
 
 function errorText(error) {
@@ -187,8 +188,8 @@ function showTrace(result, request) {
   const started = performance.now();
   trace = result;
   // Which graph is on screen, for tests and tools that wait for a newly picked example.
-  graphEl.dataset.example = state.graph || state.expression !== null ? '' : state.example;
-  graphEl.dataset.expression = state.expression ?? '';
+  setAttr(graphEl, 'data-example', state.graph || state.expression !== null ? '' : state.example);
+  setAttr(graphEl, 'data-expression', state.expression ?? '');
   if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
   // Before the viewer draws it: practice decides which gradients stay hidden (a new graph: a new session).
   practice.setTrace(result, JSON.stringify([state.example, state.graph, state.expression, state.training]));
@@ -360,8 +361,8 @@ const upstreamInput = $('upstream-input');
 
 function showUpstream(result) {
   const scalar = isScalar(result.dout);
-  $('upstream-row').hidden = !scalar;
-  if (scalar && document.activeElement !== upstreamInput) upstreamInput.value = formatNumber(result.dout, state.raw);
+  setProp($('upstream-row'), 'hidden', !scalar);
+  if (scalar && document.activeElement !== upstreamInput) setProp(upstreamInput, 'value', formatNumber(result.dout, state.raw));
 }
 
 function editUpstream() {
