@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import subprocess
@@ -166,6 +167,13 @@ def interleaved_edits(pages: dict, sides: dict[str, str], example: str, edits: i
 PART_WIDTHS = [("send", 6), ("trip", 6), ("js", 6), ("frame", 7)]
 
 
+def median_of_known(values) -> float:
+    """The median of the values that are numbers; NaN when none is (an edit whose trace came
+    over the page's WebSocket has no POST /api/trace to split its time at)."""
+    known = [v for v in values if not math.isnan(v)]
+    return statistics.median(known) if known else math.nan
+
+
 def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits: int) -> None:
     """Edit -> redrawn graph for each preset at its last step, the sides interleaved. Beside
     each median, the medians of its parts: the POST /api/trace round trip (the network and the
@@ -188,7 +196,7 @@ def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits
             totals = sorted(timing[0] for timing in times[side])
             medians[side].append(statistics.median(totals))
             for i, (part, _) in enumerate(PART_WIDTHS, start=1):
-                parts[side][part].append(statistics.median(timing[i] for timing in times[side]))
+                parts[side][part].append(median_of_known(timing[i] for timing in times[side]))
             p90 = totals[int(0.9 * (len(totals) - 1))]
             cells += f"{medians[side][-1]:>12.1f}{p90:>7.1f}" + "".join(
                 f"{parts[side][part][-1]:>{w}.1f}" for part, w in PART_WIDTHS
@@ -197,7 +205,7 @@ def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits
     overall = {side: statistics.median(medians[side]) for side in names}
     cells = "".join(
         f"{overall[side]:>12.1f}{'':>7}"
-        + "".join(f"{statistics.median(parts[side][part]):>{w}.1f}" for part, w in PART_WIDTHS)
+        + "".join(f"{median_of_known(parts[side][part]):>{w}.1f}" for part, w in PART_WIDTHS)
         for side in names
     )
     print(f"{'median of presets':<20}{cells}{overall[names[0]] / EDIT_TARGET_MS:>17.2f}")
