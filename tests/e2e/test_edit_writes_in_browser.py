@@ -106,3 +106,45 @@ def test_an_edit_in_japanese_changes_only_the_numbers_in_place(page: Page):
     assert [r for r in records if r[0] == "childList"] == []
     assert [r for r in records if r[3] == r[4]] == []
     assert {r[1] for r in records} == {"graph", "inspector", "step-caption"}, records
+
+
+# Runs in the page: for each heatmap canvas in the inspector, [its key, how many of its pixels
+# are painted (not transparent)].
+HEATMAP_PIXELS_JS = """
+() => [...document.querySelectorAll('#inspector figure.heatmap canvas')].map((canvas) => {
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+  return [canvas.dataset.key, painted, canvas.width * canvas.height];
+})
+"""
+
+
+def test_an_edit_paints_the_heatmaps_it_changes_and_keeps_the_others(page: Page):
+    page.goto("/#example=affine&step=9999")
+    expect(page.locator("#inspector pre.source")).to_be_visible()
+    before = page.evaluate(HEATMAP_PIXELS_JS)
+    assert before and all(painted > 0 for _, painted, _ in before), before
+    kept = page.evaluate(
+        "() => { window.keptCanvases = [...document.querySelectorAll('#inspector canvas')]; }"
+    )
+    assert kept is None
+
+    records = recorded_edit(page, "2")
+
+    after = page.evaluate(HEATMAP_PIXELS_JS)
+    assert len(after) == len(before)
+    # Every canvas on the page is painted, the new ones too: a cell is drawn with a 1-px gap, so
+    # about (cell - 1)^2 / cell^2 of the pixels (a blank canvas would have none).
+    for key, painted, total in after:
+        assert painted > total / 2, (key, painted, total)
+    # A heatmap whose picture is the same is the very canvas that was there; one that changed
+    # was replaced by a new one, painted.
+    same = page.evaluate(
+        "() => [...document.querySelectorAll('#inspector canvas')]"
+        ".map((c, i) => c === window.keptCanvases[i])"
+    )
+    changed = [b[0] != a[0] for b, a in zip(before, after, strict=True)]
+    assert same == [not c for c in changed], (same, changed)
+    assert any(changed), "the edit should change at least one heatmap"
+    assert records

@@ -203,9 +203,9 @@ function showTrace(result, request) {
   paths.show(result, () => JSON.stringify(traceBody(body)));
   // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
   // the time from the edit to the updated graph.
-  graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
+  setAttr(graphEl, 'data-update-ms', (performance.now() - started).toFixed(1));
   if (request.startedAt !== undefined) {
-    graphEl.dataset.renderMs = (performance.now() - request.startedAt).toFixed(1);
+    setAttr(graphEl, 'data-render-ms', (performance.now() - request.startedAt).toFixed(1));
     performance.measure('edit-to-render', { start: request.startedAt, end: performance.now() });
   }
 }

@@ -19,7 +19,7 @@
 //   speed       {speed}            the user picked a playing speed
 //   render      {step}             after every render (tools and tests can wait for it)
 
-import { setText } from './dom.js';
+import { setAttr, setText } from './dom.js';
 import { GraphView, structureKey } from './graph-view.js';
 import { isScalar } from './format.js';
 import { gradientSummary, stepSentence } from './captions.js';
@@ -189,7 +189,7 @@ class Viewer {
     if (this.parts.warnings) renderWarnings(this.parts.warnings, trace.warnings || []);
     this.render();
     // Measurement hook (bench/bench_page.py): the JS time of this update.
-    graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
+    setAttr(graphEl, 'data-update-ms', (performance.now() - started).toFixed(1));
     return { drawn };
   }
 
