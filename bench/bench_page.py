@@ -4,7 +4,7 @@ targets (16 ms, one frame, median per edit over the book's presets; 1 s first re
 nodes), and presentation mode's first render beside the normal page's.
 
     python bench/bench_page.py [--edits 21] [--baseline REF] [--examples apple,relu]
-                               [--chromium PATH]
+                               [--chromium PATH] [--transport]
 
 An edit is timed inside the page: from setting a leaf's field and firing its "change" event,
 through the POST /api/trace round trip and the update of the SVG and the inspector, to the next
@@ -14,18 +14,25 @@ painted frame.
 server started from `git archive REF`, in a second page of the same browser, interleaved edit
 by edit with this one (the order swapped on every edit). The machine is shared, so only figures
 from the same run are compared; the ratio is this version's median over the baseline's.
+
+--transport measures only where an edit's round trip goes in Chromium: each preset's trace (its
+JSON bytes, taken once from the app) answered by one small Starlette app in this process, over
+fetch (a POST, as the page sends it) and over a WebSocket message, interleaved, beside a Python
+client's POST to the same app: the server's part and Chromium's part of the trip, apart.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from io import BytesIO
@@ -160,6 +167,13 @@ def interleaved_edits(pages: dict, sides: dict[str, str], example: str, edits: i
 PART_WIDTHS = [("send", 6), ("trip", 6), ("js", 6), ("frame", 7)]
 
 
+def median_of_known(values) -> float:
+    """The median of the values that are numbers; NaN when none is (an edit whose trace came
+    over the page's WebSocket has no POST /api/trace to split its time at)."""
+    known = [v for v in values if not math.isnan(v)]
+    return statistics.median(known) if known else math.nan
+
+
 def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits: int) -> None:
     """Edit -> redrawn graph for each preset at its last step, the sides interleaved. Beside
     each median, the medians of its parts: the POST /api/trace round trip (the network and the
@@ -182,7 +196,7 @@ def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits
             totals = sorted(timing[0] for timing in times[side])
             medians[side].append(statistics.median(totals))
             for i, (part, _) in enumerate(PART_WIDTHS, start=1):
-                parts[side][part].append(statistics.median(timing[i] for timing in times[side]))
+                parts[side][part].append(median_of_known(timing[i] for timing in times[side]))
             p90 = totals[int(0.9 * (len(totals) - 1))]
             cells += f"{medians[side][-1]:>12.1f}{p90:>7.1f}" + "".join(
                 f"{parts[side][part][-1]:>{w}.1f}" for part, w in PART_WIDTHS
@@ -191,7 +205,7 @@ def bench_presets(pages: dict, sides: dict[str, str], examples: list[str], edits
     overall = {side: statistics.median(medians[side]) for side in names}
     cells = "".join(
         f"{overall[side]:>12.1f}{'':>7}"
-        + "".join(f"{statistics.median(parts[side][part]):>{w}.1f}" for part, w in PART_WIDTHS)
+        + "".join(f"{median_of_known(parts[side][part]):>{w}.1f}" for part, w in PART_WIDTHS)
         for side in names
     )
     print(f"{'median of presets':<20}{cells}{overall[names[0]] / EDIT_TARGET_MS:>17.2f}")
@@ -290,12 +304,138 @@ def baseline_package(ref: str) -> Iterator[Path]:
         yield package_dir
 
 
+# The page of the transport bench: the same bytes over a POST and over a WebSocket message.
+TRANSPORT_PAGE = """<!doctype html><meta charset="utf-8"><title>transport</title><script>
+const socket = new WebSocket('ws://' + location.host + '/socket');
+window.socketOpen = new Promise((resolve) => { socket.onopen = resolve; });
+let answer = null;
+socket.onmessage = (event) => answer(JSON.parse(event.data));
+window.viaSocket = (example) => new Promise((resolve) => {
+  answer = resolve;
+  socket.send(JSON.stringify({ example }));
+});
+window.viaFetch = async (example) => {
+  const response = await fetch('/trace', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ example }),
+  });
+  return response.json();
+};
+</script>"""
+
+# Runs in that page: one round trip, from the send to the parsed answer, in ms.
+TRANSPORT_TRIP_JS = """
+async ({ how, example }) => {
+  await window.socketOpen;
+  const t0 = performance.now();
+  await (how === 'socket' ? window.viaSocket(example) : window.viaFetch(example));
+  return performance.now() - t0;
+}
+"""
+
+
+@contextmanager
+def transport_server(bodies: dict[str, bytes]) -> Iterator[str]:
+    """A Starlette app on uvicorn in a thread of this process: GET / the page above, POST /trace
+    and WebSocket /socket answering {"example": id} with that preset's trace bytes. No
+    per-message compression (the app's answers are sent as they are over HTTP too)."""
+    import threading
+    import time
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, Response
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocketDisconnect
+
+    texts = {example: body.decode() for example, body in bodies.items()}
+
+    async def page(request):
+        return HTMLResponse(TRANSPORT_PAGE)
+
+    async def trace(request):
+        return Response(bodies[(await request.json())["example"]], media_type="application/json")
+
+    async def socket(websocket):
+        await websocket.accept()
+        try:
+            while True:
+                example = json.loads(await websocket.receive_text())["example"]
+                await websocket.send_text(texts[example])
+        except WebSocketDisconnect:
+            pass
+
+    routes = [Route("/", page), Route("/trace", trace, methods=["POST"])]
+    app = Starlette(routes=[*routes, WebSocketRoute("/socket", socket)])
+    from harness import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def bench_transport(browser, url: str, examples: list[str], trips: int) -> None:
+    """Each preset's answer over fetch, over a WebSocket and from Python's httpx, interleaved
+    (the order turned on every round), with a pause of 5-20 ms between trips as between edits."""
+    bodies = {}
+    for example in examples:
+        bodies[example] = httpx.post(f"{url}/api/trace", json={"example": example}).content
+    hows = ["fetch", "socket", "httpx"]
+    print(f"round trip of each preset's answer, median of {trips} (ms; same bytes, same server)")
+    print(f"{'graph':<20}{'KB':>8}{'fetch':>8}{'socket':>8}{'httpx':>8}{'fetch - socket':>16}")
+    gaps = []
+    with transport_server(bodies) as bare, httpx.Client() as client:
+        page = browser.new_page()
+        page.goto(bare)
+        rng = random.Random(0)
+        for example in examples:
+            times = {how: [] for how in hows}
+            for i in range(trips + 2):
+                for how in hows if i % 2 == 0 else hows[::-1]:
+                    if how == "httpx":
+                        started = time.perf_counter()
+                        client.post(f"{bare}/trace", json={"example": example}).raise_for_status()
+                        ms = (time.perf_counter() - started) * 1000
+                    else:
+                        ms = page.evaluate(TRANSPORT_TRIP_JS, {"how": how, "example": example})
+                    if i >= 2:
+                        times[how].append(ms)
+                    time.sleep(rng.uniform(0.005, 0.02))
+            m = {how: statistics.median(times[how]) for how in hows}
+            gaps.append(m["fetch"] - m["socket"])
+            print(
+                f"{example:<20}{len(bodies[example]) / 1000:>8.1f}"
+                + "".join(f"{m[how]:>8.2f}" for how in hows)
+                + f"{m['fetch'] - m['socket']:>16.2f}",
+                flush=True,
+            )
+        page.close()
+    print(f"{'median of presets':<20}{'':>32}{statistics.median(gaps):>16.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=21, help="timed edits per graph and side")
     parser.add_argument("--baseline", help="a git ref to measure too, interleaved (e.g. main)")
     parser.add_argument("--chromium", default=CHROMIUM)
     parser.add_argument("--examples", help="comma-separated preset ids (default: all)")
+    parser.add_argument(
+        "--transport",
+        action="store_true",
+        help="only the round trip of each preset's answer over fetch and over a WebSocket",
+    )
     args = parser.parse_args()
 
     with ExitStack() as stack:
@@ -310,6 +450,10 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             errors: list[str] = []
+            if args.transport:
+                bench_transport(browser, url, examples, args.edits)
+                browser.close()
+                return
             pages = {}
             for side in sides:
                 pages[side] = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -9,7 +9,7 @@
 // panel then picks wrt there (the same id if the new graph has it, else its first input) and
 // asks for the forward-mode trace, so a link or a new example never sends a wrt the graph lacks.
 
-import { el } from '../viewer/dom.js';
+import { el, setAttr, setProp, setText } from '../viewer/dom.js';
 import { t } from '../viewer/i18n.js';
 import { formatNumber, formatValue, isScalar, toNumber } from '../viewer/format.js';
 import { nodeLabel } from '../viewer/nodes.js';
@@ -200,7 +200,7 @@ export class ForwardPanel {
   render() {
     const { toggle, wrt, count: counter, pass } = this.el;
     const on = this.state.mode === 'forward';
-    toggle.setAttribute('aria-pressed', on ? 'true' : 'false');
+    setAttr(toggle, 'aria-pressed', on ? 'true' : 'false');
     toggle.classList.toggle('on', on);
     // Rebuilt only for new inputs: a select being stepped through with the arrows keeps its options.
     const key = JSON.stringify(this.leaves.map((leaf) => [leaf.id, leaf.label, leaf.shape]));
@@ -212,14 +212,15 @@ export class ForwardPanel {
         return option;
       }));
     }
-    if (this.leaf(this.state.wrt)) wrt.value = this.state.wrt;
-    wrt.disabled = !on || !this.leaves.length;
+    if (this.leaf(this.state.wrt)) setProp(wrt, 'value', this.state.wrt);
+    setProp(wrt, 'disabled', !on || !this.leaves.length);
     this.renderElement();
     const trace = this.trace;
-    counter.textContent = !trace ? '' : !this.leaves.length ? t('fmNone')
-      : passCounterText(trace.passes || { forward: 0 }, this.leaves, hasWeights(trace.graph));
-    pass.textContent = '';
-    pass.hidden = true;
+    setText(counter, !trace ? '' : !this.leaves.length ? t('fmNone')
+      : passCounterText(trace.passes || { forward: 0 }, this.leaves, hasWeights(trace.graph)));
+    // Reverse mode (every edit of most sessions) leaves the empty, hidden line as it is.
+    if (pass.firstChild) pass.textContent = '';
+    setProp(pass, 'hidden', true);
     if (trace && trace.mode === 'forward' && trace.wrt && on) {
       const name = wrtName(trace);
       const output = trace.graph.nodes.find((n) => n.id === trace.graph.output);
@@ -245,9 +246,9 @@ export class ForwardPanel {
     const leaf = this.leaf(this.state.wrt);
     const shape = leaf ? leaf.shape : [];
     const on = this.state.mode === 'forward';
-    box.hidden = !shape.length;
+    setProp(box, 'hidden', !shape.length);
     if (!shape.length) {
-      box.replaceChildren();
+      if (box.firstChild) box.replaceChildren();
       return;
     }
     const index = elementIndex(shape, this.state.wrt_index);
@@ -273,11 +274,11 @@ export class ForwardPanel {
       box.replaceChildren(el('span', 'forward-element-label', t('fmElement')), el('span', 'bracket', '['),
         ...fields.flatMap((field, i) => (i ? [el('span', 'bracket', ','), field] : [field])), el('span', 'bracket', ']'));
     }
-    box.querySelector('.forward-element-label').textContent = t('fmElement');
+    setText(box.querySelector('.forward-element-label'), t('fmElement'));
     box.querySelectorAll('input').forEach((input, axis) => {
-      if (document.activeElement !== input) input.value = String(index[axis]);
-      input.title = t('fmAxis', { axis });
-      input.disabled = !on;
+      if (document.activeElement !== input) setProp(input, 'value', String(index[axis]));
+      setProp(input, 'title', t('fmAxis', { axis }));
+      setProp(input, 'disabled', !on);
     });
   }
 

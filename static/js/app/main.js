@@ -3,7 +3,7 @@
 // way: state -> /api/trace -> viewer; user actions change the state and ask for a new trace
 // or a new position.
 
-import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchPaths, fetchTrace, traceBody } from './api.js';
+import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchPaths, fetchTrace, traceBody, useTraceSocket } from './api.js';
 import { download } from './download.js';
 import { fillExamplePicker } from './example-picker.js';
 import { ExpressionPanel } from './expression-panel.js';
@@ -21,6 +21,7 @@ import { language, setLanguage, t, translate } from '../viewer/i18n.js';
 import { formatNumber, isScalar, numberProblem, parseNumber, toNumber } from '../viewer/format.js';
 import { isEditableLeaf, withoutGroup } from '../viewer/nodes.js';
 import { mountViewer } from '../viewer/viewer.js';
+import { setAttr, setProp, setText } from '../viewer/dom.js';
 
 const $ = (id) => document.getElementById(id);
 const TYPING_DEBOUNCE_MS = 90;
@@ -79,8 +80,8 @@ const paths = new PathsPanel({
 // ---- messages ----
 
 function showMessage(text) {
-  messageEl.textContent = text;
-  messageEl.hidden = !text;
+  setText(messageEl, text);
+  setProp(messageEl, 'hidden', !text);
 }
 
 function errorText(error) {
@@ -187,8 +188,8 @@ function showTrace(result, request) {
   const started = performance.now();
   trace = result;
   // Which graph is on screen, for tests and tools that wait for a newly picked example.
-  graphEl.dataset.example = state.graph || state.expression !== null ? '' : state.example;
-  graphEl.dataset.expression = state.expression ?? '';
+  setAttr(graphEl, 'data-example', state.graph || state.expression !== null ? '' : state.example);
+  setAttr(graphEl, 'data-expression', state.expression ?? '');
   if (gradcheck.key !== null) gradcheck.markStale(gradcheck.key !== checkKey());
   // Before the viewer draws it: practice decides which gradients stay hidden (a new graph: a new session).
   practice.setTrace(result, JSON.stringify([state.example, state.graph, state.expression, state.training]));
@@ -202,9 +203,9 @@ function showTrace(result, request) {
   paths.show(result, () => JSON.stringify(traceBody(body)));
   // Measurement hooks for bench/bench_page.py: the JS time of this update and, for an edit,
   // the time from the edit to the updated graph.
-  graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
+  setAttr(graphEl, 'data-update-ms', (performance.now() - started).toFixed(1));
   if (request.startedAt !== undefined) {
-    graphEl.dataset.renderMs = (performance.now() - request.startedAt).toFixed(1);
+    setAttr(graphEl, 'data-render-ms', (performance.now() - request.startedAt).toFixed(1));
     performance.measure('edit-to-render', { start: request.startedAt, end: performance.now() });
   }
 }
@@ -360,8 +361,8 @@ const upstreamInput = $('upstream-input');
 
 function showUpstream(result) {
   const scalar = isScalar(result.dout);
-  $('upstream-row').hidden = !scalar;
-  if (scalar && document.activeElement !== upstreamInput) upstreamInput.value = formatNumber(result.dout, state.raw);
+  setProp($('upstream-row'), 'hidden', !scalar);
+  if (scalar && document.activeElement !== upstreamInput) setProp(upstreamInput, 'value', formatNumber(result.dout, state.raw));
 }
 
 function editUpstream() {
@@ -522,6 +523,9 @@ const presentation = new Presentation({
 if (state.present) presentation.show(true);
 
 function start() {
+  // The server's WebSocket for traces, if it offers one (trace-socket.js); else fetch.
+  const socketMeta = document.querySelector('meta[name="trace-socket"]');
+  useTraceSocket(socketMeta ? socketMeta.content : '');
   translateDocument();
   $('lang-select').value = language();
   $('raw-toggle').checked = state.raw;

@@ -6,7 +6,7 @@
 // pinned with Enter); the arrow keys move between the rows. A tensor graph or too many paths
 // gets the server's message instead (in Japanese too, server-messages.js).
 
-import { el } from '../viewer/dom.js';
+import { el, setAttr, setProp } from '../viewer/dom.js';
 import { language, t } from '../viewer/i18n.js';
 import { formatNumber } from '../viewer/format.js';
 import { nodeLabel } from '../viewer/nodes.js';
@@ -143,19 +143,20 @@ export class PathsPanel {
   render() {
     const { toggle, from: fromSelect, to: toSelect, result: box } = this.el;
     const on = !!this.state.paths;
-    toggle.setAttribute('aria-pressed', on ? 'true' : 'false');
+    setAttr(toggle, 'aria-pressed', on ? 'true' : 'false');
     toggle.classList.toggle('on', on);
-    box.hidden = !on;
+    setProp(box, 'hidden', !on);
     if (this.trace) {
       const { from, to, leaves } = this.ends();
       const ops = this.trace.graph.nodes.filter((n) => n.op !== 'input');
       fillSelect(fromSelect, leaves.map((n) => [n.id, nodeLabel(n)]), from);
       fillSelect(toSelect, ops.map((n) => [n.id, nodeLabel(n)]), to);
     }
-    fromSelect.disabled = toSelect.disabled = !on || !this.trace;
+    setProp(fromSelect, 'disabled', !on || !this.trace);
+    setProp(toSelect, 'disabled', !on || !this.trace);
     const focusedRow = box.contains(document.activeElement) && document.activeElement.dataset.index;
-    box.replaceChildren();
-    box.setAttribute('aria-busy', this.busy ? 'true' : 'false');
+    if (box.firstChild) box.replaceChildren();
+    setAttr(box, 'aria-busy', this.busy ? 'true' : 'false');
     if (on && this.trace) box.append(...this.contents());
     if (focusedRow !== undefined && focusedRow !== false) {
       const row = box.querySelector(`.path-row[data-index="${focusedRow}"]`);
@@ -247,5 +248,5 @@ function fillSelect(select, options, value) {
       return option;
     }));
   }
-  if (value !== null) select.value = value;
+  if (value !== null) setProp(select, 'value', value);
 }

@@ -11,7 +11,7 @@
 // checks and Escape goes back to the graph (the player's keys: arrows, Space, Home, End); Tab
 // reaches Check and Reveal.
 
-import { el } from '../viewer/dom.js';
+import { el, setProp } from '../viewer/dom.js';
 import { formatNumber, formatValue, shapeText } from '../viewer/format.js';
 import { t } from '../viewer/i18n.js';
 import { nodeLabel } from '../viewer/nodes.js';
@@ -202,7 +202,7 @@ export class PracticePanel {
   /** The panel for the current position: the question, the feedback, the hints, the score. */
   render() {
     const e = this.el;
-    e.panel.hidden = !this.on;
+    setProp(e.panel, 'hidden', !this.on);
     // The page hides what would give the answers away besides the viewer (a preset's description).
     document.body.classList.toggle('practice-hiding', this.hidesGradients());
     if (!this.on) {

@@ -6,6 +6,7 @@
 // (style-src 'self') allows; its stylesheet is a file under static/vendor/uplot.
 
 import uPlot from '../../vendor/uplot/uPlot.esm.js';
+import { setText } from '../viewer/dom.js';
 
 const HEIGHT = 200;
 const LOSS_COLOUR = '#b45309';
@@ -147,7 +148,7 @@ export class AccuracyChart extends FrameChart {
     const rows = [...this.element.querySelectorAll('.u-legend .u-series')].slice(-2);
     rows.forEach((row, i) => {
       const label = row.querySelector('.u-label');
-      if (label) label.textContent = [labels.train, labels.test][i];
+      if (label) setText(label, [labels.train, labels.test][i]);
     });
   }
 }

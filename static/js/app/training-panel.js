@@ -14,6 +14,7 @@ import { ApiError, fetchDatasets, streamRefusal, trainStreamUrl } from './api.js
 import { paintDigit, paintWeights } from './digit-images.js';
 import { AccuracyChart, LossChart } from './training-charts.js';
 import { t } from '../viewer/i18n.js';
+import { setAttr, setProp, setText } from '../viewer/dom.js';
 
 /** The book's settings (ch05/train_neuralnet.py), as the form's defaults. */
 export const BOOK_SETTINGS = Object.freeze({
@@ -260,22 +261,24 @@ export class TrainingPanel {
   render() {
     const { parts, status } = this;
     const running = status === Status.RUNNING;
-    parts.pause.disabled = status !== Status.RUNNING && status !== Status.PAUSED;
-    parts.stop.disabled = parts.pause.disabled;
+    // Called on every render of the graph (showing()): only what changed is written (dom.js).
+    const stopped = status !== Status.RUNNING && status !== Status.PAUSED;
+    setProp(parts.pause, 'disabled', stopped);
+    setProp(parts.stop, 'disabled', stopped);
     const paused = status === Status.PAUSED;
-    parts.pause.textContent = paused ? t('trResume') : t('trPause');
+    setText(parts.pause, paused ? t('trResume') : t('trPause'));
     // Not plain 'Pause': the player's Play button is named Pause while it plays.
-    parts.pause.setAttribute('aria-label', paused ? 'Resume training' : 'Pause training');
-    parts.form.setAttribute('aria-busy', running ? 'true' : 'false');
-    parts.show.disabled = this.lossChart.length === 0;
-    parts.status.textContent = this.statusText();
+    setAttr(parts.pause, 'aria-label', paused ? 'Resume training' : 'Pause training');
+    setAttr(parts.form, 'aria-busy', running ? 'true' : 'false');
+    setProp(parts.show, 'disabled', this.lossChart.length === 0);
+    setText(parts.status, this.statusText());
     parts.status.classList.toggle('error', Boolean(this.error));
-    parts.final.textContent = this.result ? t('trFinal', {
+    setText(parts.final, this.result ? t('trFinal', {
       train: this.result.final_train_acc.toFixed(3), test: this.result.final_test_acc.toFixed(3),
-    }) : '';
-    parts.final.hidden = !this.result;
-    parts.shown.textContent = this.shownIteration !== null && this.shownIteration !== undefined
-      ? t('trShown', { iteration: this.shownIteration }) : '';
+    }) : '');
+    setProp(parts.final, 'hidden', !this.result);
+    setText(parts.shown, this.shownIteration !== null && this.shownIteration !== undefined
+      ? t('trShown', { iteration: this.shownIteration }) : '');
     this.accuracyChart.relabel(this.accuracyLabels());
   }
 

@@ -9,6 +9,7 @@
 import { circleExit, edgeRoute, GROUP, layoutGraph, shapeCentre, sinkEdge } from './graph-layout.js';
 import { formatValue, shapeOf, shapeText } from './format.js';
 import { currentStep, isEdgeGradKnown, isNodeGradKnown, isValueKnown } from './timeline.js';
+import { setAttr, setText as writeText } from './dom.js';
 import { t } from './i18n.js';
 import { drawMaskGrid, maskGridShape, updateMaskGrid } from './relu-mask.js';
 import { displayLabel, groupsOf, groupSymbol, isEditableLeaf, nodeLabel } from './nodes.js';
@@ -238,7 +239,7 @@ export class GraphView {
       const fork = (timeline.outgoing[node.id] || []).length > 1;
       const gradKnown = fork && isNodeGradKnown(timeline, node.id, p);
       const sumText = hidden({ node: node.id }) ? '?' : formatValue(grads[node.id], raw);
-      el.sum.textContent = gradKnown && grads[node.id] !== null ? 'Σ ' + sumText : '';
+      writeText(el.sum, gradKnown && grads[node.id] !== null ? 'Σ ' + sumText : '');
       if (el.mask) {
         const backward = timeline.stepsOf[node.id].backward;
         updateMaskGrid(el.mask, values[node.inputs[0]], { forwardDone: known, backwardDone: !!backward && backward.index < p });
@@ -477,9 +478,9 @@ export class GraphView {
 }
 
 function setText(el, text, spoken) {
-  if (el.textContent !== text) el.textContent = text;
+  writeText(el, text);
   // "?" is read out as "not computed yet"; the legend says the same for sighted users.
-  if (spoken) el.setAttribute('aria-label', spoken);
+  if (spoken) setAttr(el, 'aria-label', spoken);
   else if (el.hasAttribute('aria-label') && !el.classList.contains('editable')) el.removeAttribute('aria-label');
 }
 

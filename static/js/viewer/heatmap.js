@@ -7,7 +7,24 @@ import { t } from './i18n.js';
 
 const HEATMAP_MAX_CELLS = 24;
 
-/** A small canvas heatmap of a matrix (or vector), blue for negative, red for positive. */
+// The heatmaps built and not painted yet: most of an edit's are dropped unpainted, as the
+// inspector keeps the canvas already on the page when its picture is the same.
+const unpainted = new WeakMap();
+
+/** Paints the heatmaps inside root that are not painted yet (call it once they are on the page). */
+export function paintHeatmaps(root) {
+  for (const canvas of root.querySelectorAll('figure.heatmap canvas')) {
+    const paint = unpainted.get(canvas);
+    if (!paint) continue;
+    unpainted.delete(canvas);
+    paint();
+  }
+}
+
+/**
+ * A small canvas heatmap of a matrix (or vector), blue for negative, red for positive; its
+ * picture is painted by paintHeatmaps once it is on the page.
+ */
 export function heatmap(name, value, raw) {
   const figure = el('figure', 'heatmap');
   const shape = shapeOf(value);
@@ -22,19 +39,25 @@ export function heatmap(name, value, raw) {
   const canvas = el('canvas');
   canvas.width = nCols * cell;
   canvas.height = nRows * cell;
-  const ctx = canvas.getContext('2d');
   const colours = [];
   for (let i = 0; i < nRows; i++) {
     for (let j = 0; j < nCols; j++) {
       const x = Number(rows[i][j]);
-      const a = Number.isFinite(x) ? Math.min(1, Math.abs(x) / maxAbs) : 1;
-      ctx.fillStyle = !Number.isFinite(x) ? '#111' : x >= 0 ? `rgba(220, 38, 38, ${a})` : `rgba(37, 99, 235, ${a})`;
-      ctx.fillRect(j * cell, i * cell, cell - 1, cell - 1);
-      colours.push(ctx.fillStyle);
+      // The opacity in the canvas's own 1/255 steps: a change it would not show keeps the picture.
+      const a = Number.isFinite(x) ? Math.round(255 * Math.min(1, Math.abs(x) / maxAbs)) / 255 : 1;
+      colours.push(!Number.isFinite(x) ? '#111' : x >= 0 ? `rgba(220, 38, 38, ${a})` : `rgba(37, 99, 235, ${a})`);
     }
   }
-  // What the picture shows, so an update keeps a canvas whose picture would not change (morph.js).
+  // What the picture shows, so an update keeps a canvas whose picture would not change (morph.js),
+  // and paints only the canvases it puts on the page (paintHeatmaps).
   canvas.dataset.key = `${nCols}x${nRows}@${cell}:${colours.join(' ')}`;
+  unpainted.set(canvas, () => {
+    const ctx = canvas.getContext('2d');
+    colours.forEach((colour, k) => {
+      ctx.fillStyle = colour;
+      ctx.fillRect((k % nCols) * cell, Math.floor(k / nCols) * cell, cell - 1, cell - 1);
+    });
+  });
   // A summarised array comes with its true range; the picture is only its top-left corner.
   const summary = isSummary(value) ? value.summary || {} : null;
   const min = summary ? summary.min : flat.length ? Math.min(...flat) : NaN;

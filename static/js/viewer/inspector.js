@@ -7,7 +7,7 @@
 
 import { el } from './dom.js';
 import { formatNumber, formatValue, isScalar, shapeOf, shapeText } from './format.js';
-import { heatmap } from './heatmap.js';
+import { heatmap, paintHeatmaps } from './heatmap.js';
 import { morphChildren } from './morph.js';
 import { t } from './i18n.js';
 import { displayLabel, expandKey, groupSymbol, nodeLabel } from './nodes.js';
@@ -274,6 +274,7 @@ export class Inspector {
     };
     const sections = node ? this.nodeSections(context) : [el('p', 'hint', t('inspectHint')), symbolicSection(context)];
     morphChildren(this.container, sections.filter(Boolean));
+    paintHeatmaps(this.container);
   }
 
   /** The sections for one node, in reading order. */

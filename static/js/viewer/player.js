@@ -1,6 +1,7 @@
 // The player: a position on the timeline (0 = before any step, n = after the last), the
 // buttons, the scrubber and the keyboard. It knows nothing of graphs; it reports positions.
 
+import { setAttr, setProp } from './dom.js';
 import { t } from './i18n.js';
 
 const BASE_INTERVAL_MS = 1100;
@@ -51,7 +52,7 @@ export class Player {
   /** A new trace: the number of steps may change; the position is kept where it still exists. */
   setLength(length, position = this.position) {
     this.length = length;
-    this.el.timeline.max = String(length);
+    setProp(this.el.timeline, 'max', String(length));
     this.position = Math.max(0, Math.min(length, position));
     this.render();
   }
@@ -139,7 +140,7 @@ export class Player {
   render() {
     const e = this.el;
     const playing = this.timer !== null;
-    e.timeline.value = String(this.position);
+    setProp(e.timeline, 'value', String(this.position));
     // Dimmed, not disabled: a disabled button drops the keyboard focus, and pressing "First
     // step" at the first step is a harmless no-op rather than an error.
     const atStart = this.position === 0;
@@ -148,8 +149,8 @@ export class Player {
     e.back.classList.toggle('at-limit', atStart);
     e.forward.classList.toggle('at-limit', atEnd);
     e.last.classList.toggle('at-limit', atEnd);
-    e.play.setAttribute('aria-label', playing ? 'Pause' : 'Play');
-    e.play.title = t(playing ? 'tip.pause' : 'tip.play');
+    setAttr(e.play, 'aria-label', playing ? 'Pause' : 'Play');
+    setProp(e.play, 'title', t(playing ? 'tip.pause' : 'tip.play'));
     e.play.classList.toggle('playing', playing);
   }
 }

@@ -19,6 +19,7 @@
 //   speed       {speed}            the user picked a playing speed
 //   render      {step}             after every render (tools and tests can wait for it)
 
+import { setAttr, setText } from './dom.js';
 import { GraphView, structureKey } from './graph-view.js';
 import { isScalar } from './format.js';
 import { gradientSummary, stepSentence } from './captions.js';
@@ -57,15 +58,29 @@ function renderCaption(element, trace, step, p, { raw, meaning, showGradients, h
   const sentence = stepCaption(trace, step, { raw, showGradients, hidden });
   const summaryShown = p === trace.steps.length && p > 0 && trace.mode !== 'forward' && !anyGradientHidden(trace, hidden);
   const summary = summaryShown ? gradientSummary(trace, { raw, showGradients, meaning }) : null;
-  const key = `${sentence}\u0000${summary}`;
-  if (element.dataset.captionKey === key) return;
-  element.dataset.captionKey = key;
+  // An edit changes the numbers in the texts, not the sentence and summary shown: their text
+  // nodes keep their place and only the changed words are written (dom.js's setText).
+  const [text, span] = element.childNodes;
+  const inPlace = element.childNodes.length === (summary ? 2 : 1) && text.nodeType === Node.TEXT_NODE
+    && (!summary || (span.nodeType === Node.ELEMENT_NODE && span.className === 'caption-summary'));
+  if (inPlace) {
+    if (text.data !== sentence) text.data = sentence;
+    if (summary) setText(span, summary);
+    return;
+  }
   element.textContent = sentence;
   if (summary) element.appendChild(Object.assign(document.createElement('span'), { className: 'caption-summary', textContent: summary }));
 }
 
+// What each warnings list shows now (renderWarnings): the language and the warnings, as text.
+const warningsShown = new WeakMap();
+
 /** The trace's warnings; in Japanese a sentence built from each code, the server's English as its tooltip. */
 function renderWarnings(list, warnings) {
+  // The same warnings in the same language (every edit of most graphs: none) write nothing.
+  const shown = JSON.stringify([language(), warnings]);
+  if (warningsShown.get(list) === shown) return;
+  warningsShown.set(list, shown);
   list.replaceChildren();
   for (const w of warnings) {
     const item = document.createElement('li');
@@ -174,7 +189,7 @@ class Viewer {
     if (this.parts.warnings) renderWarnings(this.parts.warnings, trace.warnings || []);
     this.render();
     // Measurement hook (bench/bench_page.py): the JS time of this update.
-    graphEl.dataset.updateMs = (performance.now() - started).toFixed(1);
+    setAttr(graphEl, 'data-update-ms', (performance.now() - started).toFixed(1));
     return { drawn };
   }
 
@@ -310,7 +325,7 @@ class Viewer {
     const hidden = this.gradientHidden ? (target) => this.isGradientHidden(target) : NOTHING_HIDDEN;
     this.graph.update(timeline, p, { raw: this.raw, selected: nodeId, hidden });
     this.inspector.render({ trace, timeline, p, nodeId, pinned: !!this.selected, raw: this.raw, hidden });
-    if (this.parts['step-counter']) this.parts['step-counter'].textContent = t('stepCounter', { i: p, n: trace.steps.length });
+    if (this.parts['step-counter']) setText(this.parts['step-counter'], t('stepCounter', { i: p, n: trace.steps.length }));
     if (this.parts['step-caption']) {
       renderCaption(this.parts['step-caption'], trace, step, p, { raw: this.raw, meaning: this.meaning, showGradients: this.showGradients, hidden });
     }
