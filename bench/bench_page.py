@@ -168,8 +168,8 @@ PART_WIDTHS = [("send", 6), ("trip", 6), ("js", 6), ("frame", 7)]
 
 
 def median_of_known(values) -> float:
-    """The median of the values that are numbers; NaN when none is (an edit whose trace came
-    over the page's WebSocket has no POST /api/trace to split its time at)."""
+    """The median of the values that are numbers; NaN when none is (an edit that sent no
+    POST /api/trace, e.g. one a baseline version answered another way, has none to split at)."""
     known = [v for v in values if not math.isnan(v)]
     return statistics.median(known) if known else math.nan
 

@@ -1,7 +1,5 @@
 // The REST client. Only this module knows URLs and the error shapes of the API.
 
-import { socketUrl, TraceSocket } from './trace-socket.js';
-
 /**
  * An error the server answered with (4xx), carrying its readable message and, when the server
  * names them, the field it concerns and the line and column in an expression.
@@ -70,29 +68,12 @@ function post(url, body) {
   });
 }
 
-// The server's trace socket (trace-socket.js), once useTraceSocket opened it; null: fetch only.
-let traceSocket = null;
-
-/**
- * Sends the traces over the WebSocket at path (on this server) from now on, by fetch while it is
- * not open; an empty path keeps fetch. The page calls it with what the server writes in
- * <meta name="trace-socket">.
- */
-export function useTraceSocket(path) {
-  if (!path || traceSocket || typeof WebSocket !== 'function') return;
-  traceSocket = new TraceSocket(socketUrl(path, window.location), {
-    fallback: (body) => post('/api/trace', body),
-    refusal: (status, body) => new ApiError(status, detailText(body, status), body),
-  });
-}
-
 /**
  * POST /api/trace for a source (example, graph or expression) with its edited values; extra:
  * more fields of the body (forward mode's mode, wrt and wrt_index).
  */
 export function fetchTrace(source, extra = {}) {
-  const body = { ...traceBody(source), ...extra };
-  return traceSocket ? traceSocket.send(body) : post('/api/trace', body);
+  return post('/api/trace', { ...traceBody(source), ...extra });
 }
 
 /** POST /api/paths: every path from the input `from` to the node `to` (null: the output). */

@@ -3,7 +3,7 @@
 // way: state -> /api/trace -> viewer; user actions change the state and ask for a new trace
 // or a new position.
 
-import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchPaths, fetchTrace, traceBody, useTraceSocket } from './api.js';
+import { ApiError, fetchExamples, fetchGradcheck, fetchOps, fetchParse, fetchPaths, fetchTrace, traceBody } from './api.js';
 import { download } from './download.js';
 import { fillExamplePicker } from './example-picker.js';
 import { ExpressionPanel } from './expression-panel.js';
@@ -523,9 +523,6 @@ const presentation = new Presentation({
 if (state.present) presentation.show(true);
 
 function start() {
-  // The server's WebSocket for traces, if it offers one (trace-socket.js); else fetch.
-  const socketMeta = document.querySelector('meta[name="trace-socket"]');
-  useTraceSocket(socketMeta ? socketMeta.content : '');
   translateDocument();
   $('lang-select').value = language();
   $('raw-toggle').checked = state.raw;
