@@ -3,6 +3,8 @@ FastAPI's own stack.
 
 In the order a request meets them:
 
+- its turn on the event loop (``web.turns``: a bounded wait while the loop has run requests for
+  a millisecond without looking at its sockets);
 - the security headers on every answer (``web.security``), the guard's own answers included;
 - the catch-all: an exception no handler took is a JSON 500 (a MemoryError a 503) inside those
   headers (``web.errors.unexpected_error_response``);
@@ -48,6 +50,7 @@ from backprop_viz.web.limits import (
     heavy_by_size,
 )
 from backprop_viz.web.security import with_security_headers
+from backprop_viz.web.turns import LoopTurns
 
 
 class RequestGuard:
@@ -60,11 +63,13 @@ class RequestGuard:
         self.max_bytes = settings.max_body_bytes
         self.body_timeout = settings.body_timeout
         self.heavy_work = heavy_work
+        self.turns = LoopTurns()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.turns.wait()
         started = False  # a response has started (the app's or the guard's own)
         answered = False  # the guard answered (408, 503): the app's answer is dropped
         body_done = False
