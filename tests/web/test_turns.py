@@ -4,13 +4,14 @@ ready (web.turns): a burst of new connections is accepted at once, not one per l
 from __future__ import annotations
 
 import asyncio
+import selectors
+import socket
 import statistics
 import time
 
+from live_server import live_server
 from test_isolation import run_in_new_loop
 
-from backprop_viz.settings import Settings
-from backprop_viz.web.app import create_app
 from backprop_viz.web.turns import Turns
 
 APPLE = b'{"example":"apple"}'
@@ -85,60 +86,52 @@ def test_a_cancelled_request_leaves_the_line():
     assert run_in_new_loop(scenario) == (True, True, 0)
 
 
-def asgi_post(app, body: bytes):
-    """One POST /api/trace straight to the ASGI app; its status."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/trace",
-        "raw_path": b"/api/trace",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-    sent: list[dict] = []
+def first_answers(port: int, connections: int) -> list[float]:
+    """Open ``connections`` at once, send apple's trace on each and send again on each answer
+    (as wrk does); the seconds from the burst's start to each connection's first answer."""
+    request = (
+        b"POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(APPLE), APPLE)
+    )
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+    selector = selectors.DefaultSelector()
+    start = time.perf_counter()
+    for sock in sockets:
+        sock.sendall(request)
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ)
+    first: dict[socket.socket, float] = {}
+    received = {sock: b"" for sock in sockets}
+    try:
+        while len(first) < connections and time.perf_counter() < start + 10:
+            for key, _ in selector.select(0.05):
+                sock = key.fileobj
+                received[sock] += sock.recv(65536)
+                head, _, rest = received[sock].partition(b"\r\n\r\n")
+                lengths = [
+                    h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")
+                ]
+                if lengths and len(rest) >= int(lengths[0].split(b":")[1]):
+                    received[sock] = rest[int(lengths[0].split(b":")[1]) :]
+                    first.setdefault(sock, time.perf_counter() - start)
+                    sock.sendall(request)
+    finally:
+        for sock in sockets:
+            sock.close()
+    unanswered = [float("inf")] * (connections - len(first))  # none within 10 s
+    return sorted(first.values()) + unanswered
 
-    async def receive():
-        return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message):
-        sent.append(message)
-
-    async def call():
-        await app(scope, receive, send)
-        return sent[0]["status"]
-
-    return call()
-
-
-def test_the_app_serves_sixty_four_ready_apple_traces_in_short_turns():
-    """Apple runs on the event loop (web.limits): sixty-four of them ready at once, as under 64
-    connections, used to run in one turn of ~10 ms while the loop accepted no connection."""
-    app = create_app(Settings())
-
-    async def scenario():
-        await asgi_post(app, APPLE)  # warm up: the preset parsed once
-        stop = asyncio.Event()
-        gaps = probe_gaps(stop)
-        start = time.perf_counter()
-        statuses = await asyncio.gather(*(asgi_post(app, APPLE) for _ in range(64)))
-        elapsed = time.perf_counter() - start
-        stop.set()
-        return statuses, gaps, elapsed
-
-    statuses, gaps, elapsed = run_in_new_loop(scenario)
-    assert statuses == [200] * 64
-    # the loop looked at its sockets many times meanwhile, not once
-    assert len(gaps) >= 8
-    assert max(gaps) < elapsed / 3
-    assert statistics.median(gaps) < 0.004
+def test_sixty_four_clients_connecting_at_once_are_all_answered_soon():
+    """uvloop accepts one connection per turn of the loop: with apple's traces on the loop and
+    turns as long as every ready request, the last of 64 clients got its first answer after
+    0.4-0.5 s (one per turn, each turn longer than the one before); in turns of ~1 ms, after
+    60-75 ms (on a machine at load 4-5). The best of three bursts, against the scheduler."""
+    with live_server() as url:
+        port = int(url.rsplit(":", 1)[1])
+        first_answers(port, 4)  # warm up: the preset parsed once
+        lasts = []
+        for _ in range(3):
+            lasts.append(first_answers(port, 64)[-1])
+            time.sleep(0.2)
+    assert min(lasts) < 0.2, lasts
