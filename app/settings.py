@@ -57,12 +57,18 @@ class Settings:
     refused before its body is read; so is a preset as large sent as a graph (8 bytes a number)."""
     heavy_in_flight: int = setting(1, "BPV_HEAVY_IN_FLIGHT", 1, 64)
     """BPV_HEAVY_IN_FLIGHT: heavy requests one worker runs at once (in its own thread pool);
-    one more is answered 503 with Retry-After at once. One per worker: two threads of NumPy and
-    Python in one process fight over its GIL and slow its event loop (health's median under
-    load: 25 ms with one, 140 ms with two); run more workers for more at once."""
+    more wait in line (heavy_queue). One per worker: two threads of NumPy and Python in one
+    process fight over its GIL and slow its event loop (health's median under load: 25 ms with
+    one, 140 ms with two); run more workers for more at once."""
+    heavy_queue: int = setting(64, "BPV_HEAVY_QUEUE", 0, 10_000)
+    """BPV_HEAVY_QUEUE: heavy requests one worker keeps waiting for a place, first come first
+    served; one more is answered 503 with Retry-After at once (0: every one over the cap)."""
+    heavy_queue_wait: float = setting(5.0, "BPV_HEAVY_QUEUE_WAIT", 0.01, 600.0)
+    """BPV_HEAVY_QUEUE_WAIT: seconds a heavy request waits in line for a place; past it the
+    answer is a 503 with Retry-After. Its time limit starts when it has a place."""
     heavy_time_limit: float = setting(10.0, "BPV_HEAVY_TIME_LIMIT", 0.01, 600.0)
-    """BPV_HEAVY_TIME_LIMIT: seconds a heavy request may take from its admission; past it the
-    answer is a 503 naming the limit."""
+    """BPV_HEAVY_TIME_LIMIT: seconds a heavy request may take from its admission (the end of its
+    wait in line); past it the answer is a 503 naming the limit."""
 
     workers: int = setting(default_workers(), "BPV_WORKERS", 1, 64)
     """BPV_WORKERS: server processes of ``backprop-viz serve`` unless --workers says; by default

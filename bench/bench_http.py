@@ -13,7 +13,8 @@ network carries. ``--baseline DIR`` runs another version of the package the same
 same rounds, as "before".
 
 The book preset (``two_layer_net_book``) is measured at 16 and 64 connections too: it is heavy
-work (one in flight per worker, the rest a 503), so its figure is the 200s per second per worker.
+work (one in flight per worker, the rest wait in line, BPV_HEAVY_QUEUE; a 503 only past the line
+or its wait), so its figure is the 200s per second per worker.
 Targets (issue 12): apple at least 0.8x the bare throughput at 16 and 64 connections, its p99
 at most 1.3x the bare one's; the book preset at least 50 requests/s per worker. Each row ends
 with the 1-minute load average when it was measured (the machine may be shared).

@@ -99,7 +99,10 @@ ERROR_DESCRIPTIONS = {
     429: "This worker already runs BPV_TRAIN_MAX_STREAMS training runs; try again when one ends.",
     500: "A bug in the server. The body says 'internal error' and nothing else.",
     503: "The server ran out of memory for this request, or is too busy: retry after the "
-    "seconds in Retry-After.",
+    "seconds in Retry-After. A heavy request (a large trace, a gradient check) first waits "
+    "in line for a place, up to BPV_HEAVY_QUEUE_WAIT seconds and at most BPV_HEAVY_QUEUE "
+    "requests per worker; this answer comes when the line is full or the wait runs out. A "
+    "heavy request past its time limit is a 503 without Retry-After.",
 }
 
 RETRY_AFTER_HEADER = {

@@ -3,6 +3,8 @@ FastAPI's own stack.
 
 In the order a request meets them:
 
+- its turn on the event loop (``web.turns``: a bounded wait while the loop has run requests for
+  a millisecond without looking at its sockets);
 - the security headers on every answer (``web.security``), the guard's own answers included;
 - the catch-all: an exception no handler took is a JSON 500 (a MemoryError a 503) inside those
   headers (``web.errors.unexpected_error_response``);
@@ -11,9 +13,9 @@ In the order a request meets them:
 - a body not received within ``BPV_BODY_TIMEOUT`` of the request's start is a 408 and a closed
   connection (uvicorn has no such timeout: a client that declares a length and sends less would
   hold the connection and the request open for ever);
-- a request to a heavy route that is heavy by its size alone is admitted, or refused with the
-  503, at the route's first read of its body, before any of it is parsed
-  (``web.limits.heavy_by_size``);
+- a request to a heavy route that is heavy by its size alone is admitted (at once, or after its
+  bounded wait in line), or refused with the 503, at the route's first read of its body, before
+  any of it is parsed (``web.limits.heavy_by_size``);
 - HEAD on every GET route (FastAPI's routes answer it 405): the app answers it as a GET, and the
   client gets that answer's status and headers with no body.
 
@@ -41,12 +43,14 @@ from backprop_viz.web.errors import error_body, unexpected_error_response
 from backprop_viz.web.limits import (
     SLOT_KEY,
     HeavyWork,
+    HeavyWorkBusy,
     HeavyWorkRefused,
     Slot,
     content_length,
     heavy_by_size,
 )
 from backprop_viz.web.security import with_security_headers
+from backprop_viz.web.turns import LoopTurns
 
 
 class RequestGuard:
@@ -59,11 +63,13 @@ class RequestGuard:
         self.max_bytes = settings.max_body_bytes
         self.body_timeout = settings.body_timeout
         self.heavy_work = heavy_work
+        self.turns = LoopTurns()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.turns.wait()
         started = False  # a response has started (the app's or the guard's own)
         answered = False  # the guard answered (408, 503): the app's answer is dropped
         body_done = False
@@ -90,11 +96,12 @@ class RequestGuard:
             nonlocal admission_checked, answered, slot, body_done, received
             if not admission_checked:
                 admission_checked = True
-                slot = self.admit(inner_scope)
-                if slot is False:
+                try:
+                    slot = await self.admit(inner_scope)
+                except HeavyWorkBusy as busy:
                     answered = True
-                    await self.heavy_work.busy_response()(scope, receive, send_out)
-                    raise HeavyWorkRefused()
+                    await self.heavy_work.busy_response(busy)(scope, receive, send_out)
+                    raise HeavyWorkRefused() from None
             if body_done or answered:
                 message = await receive()
             else:
@@ -140,16 +147,15 @@ class RequestGuard:
             if slot and not slot.handed_off:  # the route never ran (a 413, a 422)
                 slot.release()
 
-    def admit(self, scope: Scope) -> Slot | None | bool:
-        """At a heavy route's first body read: its slot if it is heavy by size and admitted
-        (the route finds it in the scope), False if it is refused, None if it is not heavy by
-        size (the route judges it on its parsed body)."""
+    async def admit(self, scope: Scope) -> Slot | None:
+        """At a heavy route's first body read: its slot if it is heavy by size and admitted,
+        at once or after its wait in line (the route finds it in the scope), None if it is not
+        heavy by size (the route judges it on its parsed body). Raises ``HeavyWorkBusy`` if it
+        is refused."""
         limiter = self.heavy_work
         if not limiter.enabled or not heavy_by_size(scope, self.settings):
             return None
-        slot = limiter.try_admit()
-        if slot is None:
-            return False
+        slot = await limiter.admit()
         scope[SLOT_KEY] = slot
         return slot
 

@@ -4,13 +4,20 @@ One ``HeavyWork`` limiter per app, so per worker process:
 
 - at most ``BPV_HEAVY_IN_FLIGHT`` heavy requests run at once, in the limiter's own thread pool
   of that size (so they never take the threads of anyio's default pool that light requests use,
-  and never run on the event loop); one more is answered at once with a 503 and ``Retry-After``
-  (no queue: a queue would only make every client wait longer, and tell no one to come back);
-- each has ``BPV_HEAVY_TIME_LIMIT`` seconds from its admission. The work checks the deadline
-  itself (``backprop_viz.deadline``: once per node of the engine, per evaluation of the gradient
-  check) and stops; the answer is then a 503 naming the limit. Should the work not notice (a
-  long call into NumPy), the request is answered anyway a second after the limit, and its place
-  stays taken until its thread really ends, so the cap always counts the threads at work.
+  and never run on the event loop);
+- up to ``BPV_HEAVY_QUEUE`` more wait in line for a place, first come first served, each for at
+  most ``BPV_HEAVY_QUEUE_WAIT`` seconds; one more than that, or one whose wait runs out, is
+  answered with a 503 and ``Retry-After``. Waiting costs nothing (an awaited future on the event
+  loop); refusing at once did: a client told to come back comes back at once (wrk does, 6,000
+  times a second on one worker), and each refusal takes the GIL from the one thread doing the
+  work (the book preset: 41 traces a second on one worker under 16 connections with refusals,
+  see bench/bench_http.py, against ~400 a second of work);
+- each has ``BPV_HEAVY_TIME_LIMIT`` seconds from its admission (the end of its wait). The work
+  checks the deadline itself (``backprop_viz.deadline``: once per node of the engine, per
+  evaluation of the gradient check) and stops; the answer is then a 503 naming the limit.
+  Should the work not notice (a long call into NumPy), the request is answered anyway a second
+  after the limit, and its place stays taken until its thread really ends, so the cap always
+  counts the threads at work.
 
 A route becomes heavy work with the ``heavy_work`` decorator, placed under the router's::
 
@@ -42,6 +49,7 @@ import inspect
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -63,23 +71,23 @@ SLOT_KEY = "backprop_viz.heavy_slot"
 
 Predicate = Callable[[Request, dict[str, Any]], bool]
 
-# What a heavy route adds to its documented responses (for ``responses=`` on the route).
-HEAVY_WORK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: {
-        "description": "Too many heavy requests at once (with Retry-After), or the request ran "
-        "past the time limit for heavy work; 'detail' says which.",
-    }
-}
+
+class HeavyWorkBusy(Exception):
+    """No place for a heavy request: the line was full, or its wait ran out."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
 
 
 class Slot:
     """One admitted heavy request's place under the cap, released exactly once: by its thread
     when the work ends, or by the admission middleware if the route never ran."""
 
-    def __init__(self, semaphore: threading.BoundedSemaphore):
+    def __init__(self, limiter: HeavyWork):
         self.start = time.monotonic()
         self.handed_off = False
-        self._semaphore = semaphore
+        self._limiter = limiter
         self._lock = threading.Lock()
         self._released = False
 
@@ -88,25 +96,94 @@ class Slot:
             if self._released:
                 return
             self._released = True
-        self._semaphore.release()
+        self._limiter.give_back()
+
+
+class Waiter:
+    """A heavy request waiting in line: woken on its event loop when a place is given to it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.woken = loop.create_future()
+        self.granted = False  # set under the limiter's lock: the place is this request's
+
+
+def wake(future: asyncio.Future) -> None:
+    if not future.done():  # not cancelled by its wait's running out meanwhile
+        future.set_result(None)
 
 
 class HeavyWork:
-    """The in-flight cap, the thread pool and the time limit of one app's heavy requests."""
+    """The in-flight cap, the line waiting for it, the thread pool and the time limit of one
+    app's heavy requests."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.max_in_flight = settings.heavy_in_flight
+        self.max_waiting = settings.heavy_queue
+        self.queue_wait = settings.heavy_queue_wait
         self.time_limit = settings.heavy_time_limit
         self.enabled = True  # False runs heavy routes as plain routes (for bench/bench_isolation)
-        self._semaphore = threading.BoundedSemaphore(self.max_in_flight)
+        # Places are given back from the pool's threads: a lock, not the event loop, guards them.
+        self._lock = threading.Lock()
+        self._free = self.max_in_flight
+        self._line: deque[Waiter] = deque()
         self._pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="bpv-heavy")
 
     def try_admit(self) -> Slot | None:
-        """A place under the cap, or None if every one is taken (never waits)."""
-        if not self._semaphore.acquire(blocking=False):
-            return None
-        return Slot(self._semaphore)
+        """A place under the cap if one is free and no request waits for it (never waits)."""
+        with self._lock:
+            if self._free == 0 or self._line:
+                return None
+            self._free -= 1
+        return Slot(self)
+
+    async def admit(self) -> Slot:
+        """A place under the cap: at once if one is free, else after waiting in line (first
+        come, first served) for at most ``BPV_HEAVY_QUEUE_WAIT`` seconds. Raises
+        ``HeavyWorkBusy`` if the line is full (``BPV_HEAVY_QUEUE``) or the wait runs out."""
+        with self._lock:
+            if self._free > 0 and not self._line:
+                self._free -= 1
+                return Slot(self)
+            if len(self._line) >= self.max_waiting:
+                raise HeavyWorkBusy(self.full_message())
+            waiter = Waiter(asyncio.get_running_loop())
+            self._line.append(waiter)
+        try:
+            async with asyncio.timeout(self.queue_wait):
+                await waiter.woken
+        except TimeoutError:
+            with self._lock:
+                if not waiter.granted:
+                    self._line.remove(waiter)
+                    raise HeavyWorkBusy(self.waited_message()) from None
+            # the place came as the wait ran out: it is this request's
+        except BaseException:  # cancelled (the server stops): a place given meanwhile goes on
+            with self._lock:
+                granted = waiter.granted
+                if not granted:
+                    self._line.remove(waiter)
+            if granted:
+                self.give_back()
+            raise
+        return Slot(self)
+
+    def give_back(self) -> None:
+        """A place is free again: to the first request in line, else to the next one to come
+        (any thread may call this)."""
+        while True:
+            with self._lock:
+                if not self._line:
+                    self._free += 1
+                    return
+                waiter = self._line.popleft()
+                waiter.granted = True
+            try:
+                waiter.loop.call_soon_threadsafe(wake, waiter.woken)
+                return
+            except RuntimeError:  # its event loop is closed: it waits no more; try the next
+                continue
 
     async def run(self, slot: Slot, work: Callable[[], Any]) -> Any:
         """``work()`` in the pool under the request's deadline; the slot is released when the
@@ -130,13 +207,23 @@ class HeavyWork:
         except TimeoutError:
             raise DeadlineExceeded(self.time_limit) from None
 
-    def busy_response(self) -> JSONResponse:
-        """The 503 for a heavy request over the cap."""
-        return error_503(
+    def full_message(self) -> str:
+        return (
             f"the server is busy with heavy requests (at most {self.max_in_flight} at once per "
-            f"worker, BPV_HEAVY_IN_FLIGHT); retry after {RETRY_AFTER_SECONDS} s",
-            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            f"worker, BPV_HEAVY_IN_FLIGHT, and {self.max_waiting} waiting, BPV_HEAVY_QUEUE); "
+            f"retry after {RETRY_AFTER_SECONDS} s"
         )
+
+    def waited_message(self) -> str:
+        return (
+            f"the server is busy with heavy requests (at most {self.max_in_flight} at once per "
+            f"worker, BPV_HEAVY_IN_FLIGHT): no place came free within {self.queue_wait:g} s "
+            f"(BPV_HEAVY_QUEUE_WAIT); retry after {RETRY_AFTER_SECONDS} s"
+        )
+
+    def busy_response(self, busy: HeavyWorkBusy) -> JSONResponse:
+        """The 503 for a heavy request that found no place."""
+        return error_503(busy.detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     def timed_out_response(self, exc: DeadlineExceeded) -> JSONResponse:
         """The 503 for a heavy request past the time limit."""
@@ -157,7 +244,8 @@ def error_503(detail: str, headers: dict[str, str] | None = None) -> JSONRespons
 def heavy_work(
     when: Predicate | None = None, inline: Predicate | None = None
 ) -> Callable[[Callable[..., Any]], Callable]:
-    """Make a (sync) route heavy work: capped, in the limiter's pool, under the time limit.
+    """Make a (sync) route heavy work: capped (with a bounded line waiting for a place), in the
+    limiter's pool, under the time limit.
 
     ``when(request, arguments)`` says whether a request is heavy (the arguments are the route's
     by name); light ones run as a plain sync route does, in anyio's default pool, except those
@@ -194,9 +282,10 @@ def heavy_work(
                     return call()
                 return await run_in_threadpool(call)
             if slot is None:
-                slot = limiter.try_admit()
-                if slot is None:
-                    return limiter.busy_response()
+                try:
+                    slot = await limiter.admit()
+                except HeavyWorkBusy as busy:
+                    return limiter.busy_response(busy)
             try:
                 return await limiter.run(slot, call)
             except DeadlineExceeded as exc:

@@ -60,7 +60,7 @@ def test_a_declared_length_over_the_limit_is_a_413_with_the_headers_before_the_r
 
 
 def test_a_refusal_by_size_has_the_headers_and_the_slot_is_left_free():
-    app = create_app(Settings(heavy_in_flight=1))
+    app = create_app(Settings(heavy_in_flight=1, heavy_queue=0))
     client = TestClient(app)
     slot = app.state.heavy_work.try_admit()
     body = b"[" + b" " * 70_000 + b"]"  # over BPV_HEAVY_BODY_BYTES: heavy by its size

@@ -62,8 +62,9 @@ def assert_busy(r: httpx.Response) -> None:
 
 @pytest.fixture
 def full():
-    """A client on an app allowed one heavy request at once, and that one place taken."""
-    app = create_app(Settings(heavy_in_flight=1))
+    """A client on an app allowed one heavy request at once and none waiting (BPV_HEAVY_QUEUE
+    0), and that one place taken."""
+    app = create_app(Settings(heavy_in_flight=1, heavy_queue=0))
     slot = app.state.heavy_work.try_admit()
     assert slot is not None
     yield TestClient(app), app
@@ -130,7 +131,7 @@ def test_heavy_work_refuses_an_async_route():
 
 
 def test_route_without_a_request_parameter_still_gets_its_limiter(make_client):
-    app = create_app(Settings(heavy_in_flight=1))
+    app = create_app(Settings(heavy_in_flight=1, heavy_queue=0))
 
     @app.post("/api/test-heavy")
     @heavy_work()
@@ -247,7 +248,8 @@ def test_gradient_check_checks_the_deadline_per_evaluation(monkeypatch):
 
 
 def test_health_stays_fast_while_eight_clients_send_2000_node_traces():
-    """Isolation, not speed: before the limiter, health's median here was ~1.5 s."""
+    """Isolation, not speed: before the limiter, health's median here was ~1.5 s. With no line
+    to wait in (BPV_HEAVY_QUEUE 0), the cap turns some away."""
     body = json.dumps(chain(2000)).encode()
     statuses: list[int] = []
     stop = threading.Event()
@@ -262,7 +264,7 @@ def test_health_stays_fast_while_eight_clients_send_2000_node_traces():
                 if r.status_code == 503:
                     time.sleep(0.05)
 
-    with live_server() as url:
+    with live_server({"BPV_HEAVY_QUEUE": "0"}) as url:
         threads = [threading.Thread(target=heavy, args=(url,)) for _ in range(8)]
         for thread in threads:
             thread.start()
