@@ -13,14 +13,17 @@ Timed on the same spec, interleaved round by round, medians of the rounds:
 * ``JSON``: ``trace_to_json`` of the trace; ``request: all + bytes``: build, run, JSON and its
   bytes, what a request pays server side;
 * with ``--main DIR``, the ``build + run`` of another checkout (e.g. a ``git worktree`` of an
-  earlier commit, read only) in a worker process, interleaved with the rest.
+  earlier commit, read only) in a worker process, interleaved with the rest;
+* with ``--gc``, the request in two worker processes that import what a served worker imports,
+  one of them with ``gc.freeze()`` after, as backprop_viz.main does.
 
-Run: python bench/bench_scalar.py [--main /work/main] [--rounds 7]
+Run: python bench/bench_scalar.py [--main DIR] [--gc] [--rounds 7]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import random
@@ -155,24 +158,33 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def worker() -> None:
-    """Answer "<size> <case>" lines on stdin with seconds, for the parent's interleaving."""
+def worker(server_heap: bool = False, freeze: bool = False) -> None:
+    """Answer "<size> <case>" lines on stdin with seconds, for the parent's interleaving.
+    ``server_heap``: import what a served worker imports first (backprop_viz.web.app);
+    ``freeze``: then gc.freeze(), as backprop_viz.main does."""
     sys.setrecursionlimit(100_000)
+    if server_heap:
+        import backprop_viz.web.app  # noqa: F401
     cases = {size: engine_cases(size) for size in SIZES}
+    if freeze:
+        gc.freeze()
     print("ready", flush=True)
     for line in sys.stdin:
         size, case = line.rstrip("\n").split(" ", 1)
         print(timed(cases[int(size)][case]), flush=True)
 
 
-def start_main_worker(checkout: Path) -> subprocess.Popen:
-    """This script in a process that imports ``checkout``'s app as backprop_viz (a symlink in a
-    temporary directory put first on the path; the checkout is only read)."""
-    shim = Path(tempfile.mkdtemp(prefix="bench-scalar-"))
-    (shim / "backprop_viz").symlink_to(checkout.resolve() / "app")
-    env = {**os.environ, "PYTHONPATH": str(shim)}
+def start_worker(checkout: Path | None, *flags: str) -> subprocess.Popen:
+    """This script in a worker process; with ``checkout``, one that imports that checkout's app
+    as backprop_viz (a symlink in a temporary directory put first on the path; the checkout is
+    only read)."""
+    env = dict(os.environ)
+    if checkout is not None:
+        shim = Path(tempfile.mkdtemp(prefix="bench-scalar-"))
+        (shim / "backprop_viz").symlink_to(checkout.resolve() / "app")
+        env["PYTHONPATH"] = str(shim)
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker"],
+        [sys.executable, __file__, "--worker", *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -193,33 +205,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--main", type=Path, help="another checkout to time build + run of")
+    parser.add_argument(
+        "--gc", action="store_true", help="a request in a served worker's heap, with gc.freeze"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--server-heap", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--freeze", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker()
+        worker(args.server_heap, args.freeze)
         return
     sys.setrecursionlimit(100_000)  # micrograd's build_topo recurses once per node
-    other = start_main_worker(args.main) if args.main else None
+    # each extra line: (its name, the worker that times it, the case it asks for)
+    workers: list[tuple[str, subprocess.Popen, str]] = []
+    if args.main:
+        workers.append(("main: build + run", start_worker(args.main), "build + run"))
+    if args.gc:
+        case = "request: all + bytes"
+        workers.append(("served heap: request", start_worker(None, "--server-heap"), case))
+        frozen = start_worker(None, "--server-heap", "--freeze")
+        workers.append(("served heap, gc.freeze: request", frozen, case))
+    asked = {name: (proc, case) for name, proc, case in workers}
     print(f"load average {os.getloadavg()[0]:.1f} (2 cores shared); {args.rounds} rounds")
     try:
         for size in SIZES:
             nodes, output = scalar_spec(size)
             fns = {"micrograd": lambda n=nodes, o=output: micrograd_run(n, o)}
             fns.update(engine_cases(size))
-            names = list(fns) + (["main: build + run"] if other else [])
+            names = list(fns) + list(asked)
             times: dict[str, list[float]] = {name: [] for name in names}
             for r in range(args.rounds):
                 order = names[r % len(names) :] + names[: r % len(names)]
                 for name in order:
-                    if name.startswith("main: "):
-                        times[name].append(ask(other, size, name.removeprefix("main: ")))
+                    if name in asked:
+                        times[name].append(ask(asked[name][0], size, asked[name][1]))
                     else:
                         times[name].append(timed(fns[name]))
             report(size, times)
     finally:
-        if other is not None:
-            other.stdin.close()
-            other.wait(timeout=30)
+        for _, proc, _ in workers:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=30)
 
 
 def report(size: int, times: dict[str, list[float]]) -> None:
@@ -228,7 +255,7 @@ def report(size: int, times: dict[str, list[float]]) -> None:
     for name, series in times.items():
         per_node = statistics.median(series) / size * 1e6
         ratio = statistics.median(t / a for t, a in zip(series, anchor, strict=True))
-        print(f"  {name:28s} {per_node:8.2f}   {ratio:6.2f}x")
+        print(f"  {name:32s} {per_node:8.2f}   {ratio:6.2f}x")
 
 
 if __name__ == "__main__":
