@@ -230,6 +230,10 @@ class ScalarProgram:
     """Per node: its entry of ``ops``, None for a leaf."""
     init: list[float | None]
     """Per node: a leaf's value as a float, None for an op node (a run starts from a copy)."""
+    leaf_nodes: list[tuple[int, Any]]
+    """(index, Node) of each leaf whose value a run reads from its node (a Graph's nodes are
+    the caller's to change between runs); empty for a ScalarGraph's program, whose ``init``
+    is its leaves' values until its nodes are made (and the program dropped)."""
     first: list[int]
     """Per node: its first consumer's edge (-1: none); ``following`` chains the rest, in the
     order graph.consumers lists them, which is the order the NumPy path sums a fork's parts."""
@@ -298,6 +302,7 @@ def compile_program(graph: Graph) -> ScalarProgram | None:
     ops: list[tuple] = []
     by_node: list[tuple | None] = [None] * count
     init: list[float | None] = [None] * count
+    leaf_nodes: list[tuple[int, Any]] = []
     first, last = [-1] * count, [-1] * count
     following: list[int] = []
     sources: list[int] = []
@@ -307,7 +312,7 @@ def compile_program(graph: Graph) -> ScalarProgram | None:
             return None
         op = node.op
         if op.name == "input":
-            init[i] = float(node.value)  # type: ignore[arg-type]
+            leaf_nodes.append((i, node))
             continue
         found = by_op.get(id(op), False)
         if found is False:
@@ -343,6 +348,7 @@ def compile_program(graph: Graph) -> ScalarProgram | None:
         ops=ops,
         by_node=by_node,
         init=init,
+        leaf_nodes=leaf_nodes,
         first=first,
         following=following,
         sources=sources,
@@ -375,6 +381,8 @@ def run_program(program: ScalarProgram, seed: np.ndarray) -> ScalarTape:
     some rules call warn on overflow otherwise)."""
     count = len(program.init)
     values: list[Any] = list(program.init)
+    for i, node in program.leaf_nodes:
+        values[i] = float(node.value)
     for i, forward, _, params, x, y, _ in program.ops:
         if y >= 0:
             values[i] = forward(values[x], values[y])

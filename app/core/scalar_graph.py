@@ -414,6 +414,7 @@ def compile_spec(spec_nodes, output, settings, overrides) -> ScalarGraph | None:
         ops=ops,
         by_node=by_node,
         init=init,
+        leaf_nodes=[],
         first=first,
         following=following,
         sources=sources,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 
+import anyio
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +42,7 @@ from backprop_viz.encoding import dumps
 from backprop_viz.settings import Settings
 from backprop_viz.web.errors import error_body, unexpected_error_response
 from backprop_viz.web.limits import (
+    CLIENT_GONE_KEY,
     SLOT_KEY,
     HeavyWork,
     HeavyWorkBusy,
@@ -93,7 +95,7 @@ class RequestGuard:
             return
 
         async def guarded_receive() -> Message:
-            nonlocal admission_checked, answered, slot, body_done, received
+            nonlocal admission_checked, answered, slot, body_done, received, deadline
             if not admission_checked:
                 admission_checked = True
                 try:
@@ -102,6 +104,8 @@ class RequestGuard:
                     answered = True
                     await self.heavy_work.busy_response(busy)(scope, receive, send_out)
                     raise HeavyWorkRefused() from None
+                if slot is not None:  # its wait in line is not the client's time to send
+                    deadline = asyncio.get_running_loop().time() + self.body_timeout
             if body_done or answered:
                 message = await receive()
             else:
@@ -124,6 +128,21 @@ class RequestGuard:
                 if received > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)
             return message
+
+        async def client_gone() -> bool:
+            """True if the client has closed the connection since it sent its whole body
+            (before that, False: its close is seen only once the body is read). Asked by a
+            heavy route that waited in line for its place (``web.limits.heavy_work``)."""
+            if not body_done:
+                return False
+            await asyncio.sleep(0)  # a turn of the loop: a close that arrived is read now
+            message: Message = {}
+            with anyio.CancelScope() as scope_now:
+                scope_now.cancel()  # do not wait: the server answers at once if it knows
+                message = await receive()
+            return message.get("type") == "http.disconnect"
+
+        inner_scope[CLIENT_GONE_KEY] = client_gone
 
         async def guarded_send(message: Message) -> None:
             if answered:

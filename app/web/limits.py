@@ -68,6 +68,8 @@ RETRY_AFTER_SECONDS = 1
 # How long after the time limit a request whose work did not check its deadline is answered.
 UNCOOPERATIVE_GRACE_SECONDS = 1.0
 SLOT_KEY = "backprop_viz.heavy_slot"
+CLIENT_GONE_KEY = "backprop_viz.client_gone"
+"""In the scope: ``web.guard``'s check that the client has closed the connection."""
 
 Predicate = Callable[[Request, dict[str, Any]], bool]
 
@@ -286,6 +288,12 @@ def heavy_work(
                     slot = await limiter.admit()
                 except HeavyWorkBusy as busy:
                     return limiter.busy_response(busy)
+            # A client that gave up while it waited in line: its place goes to the next one
+            # instead of to work whose answer nobody reads.
+            client_gone = request.scope.get(CLIENT_GONE_KEY)
+            if client_gone is not None and await client_gone():
+                slot.release()
+                return error_503("the client closed the connection while it waited for a place")
             try:
                 return await limiter.run(slot, call)
             except DeadlineExceeded as exc:

@@ -389,3 +389,15 @@ def test_what_only_python_callers_can_send_is_a_graph_error(
     with pytest.raises(GraphError) as raised:
         build_graph(expand_composites(list(nodes), expand), output, SETTINGS, overrides)
     assert raised.value.field == field
+
+
+def test_a_graph_run_again_after_a_leaf_changed_uses_the_new_value():
+    # a spec the one-pass build leaves to the full build (labels): a plain Graph, whose
+    # compiled program is kept between runs; a run reads the leaves from their nodes
+    nodes = [leaf("x", 2.0, labels={"en": "x", "ja": "エックス"}), op("y", "mul", "x", "x")]
+    graph = build_graph(nodes, "y", SETTINGS)
+    assert type(graph) is Graph and float(run_graph(graph).values["y"]) == 4.0
+    graph.nodes["x"].value = np.array(3.0)
+    trace = run_graph(graph)
+    assert isinstance(trace, ScalarTrace)
+    assert (float(trace.values["x"]), float(trace.values["y"])) == (3.0, 9.0)

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from live_server import live_server
 from test_isolation import chain, run_in_new_loop
 
+from backprop_viz import service
 from backprop_viz.settings import Settings
 from backprop_viz.web.app import create_app
 from backprop_viz.web.limits import HeavyWork, HeavyWorkBusy
@@ -265,3 +266,88 @@ def test_sixteen_clients_of_the_book_net_on_one_worker_are_all_served():
     assert len(statuses) > 16
     assert set(statuses) == {200}  # none turned away
     assert health < 1.0
+
+
+def asgi_post(app, body: bytes, gone_after_body: bool):
+    """POST /api/trace straight into the ASGI app: the body in one message, then either the
+    disconnect a server reports for a client that closed its connection, or nothing (a client
+    still waiting). Returns the coroutine and the statuses sent."""
+    sent: list[int] = []
+    delivered = False
+
+    async def receive():
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if gone_after_body:
+            return {"type": "http.disconnect"}
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            sent.append(message["status"])
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/trace",
+        "raw_path": b"/api/trace",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    return app(scope, receive, send), sent
+
+
+@pytest.mark.parametrize("gone", [True, False], ids=["client gone", "client waiting"])
+def test_a_client_that_left_the_line_gives_its_place_to_the_next(monkeypatch, gone):
+    app, slot = busy_app(heavy_queue=4, heavy_queue_wait=30)
+    traced = []
+    real_trace = service.trace
+    monkeypatch.setattr(service, "trace", lambda *a: traced.append(1) or real_trace(*a))
+
+    async def scenario():
+        request, sent = asgi_post(app, json.dumps(HEAVY).encode(), gone_after_body=gone)
+        task = asyncio.ensure_future(request)
+        while len(app.state.heavy_work._line) < 1:
+            await asyncio.sleep(0.005)
+        slot.release()  # its turn comes
+        await asyncio.wait_for(task, 30)
+        return sent
+
+    sent = run_in_new_loop(scenario)
+    # the one whose client left: no work, a status nobody reads; the other: traced, 200
+    assert (traced, sent) == (([], [503]) if gone else ([1], [200]))
+    assert app.state.heavy_work.try_admit() is not None  # the place is free again
+
+
+def test_the_wait_in_line_is_not_counted_as_the_time_to_send_the_body():
+    # BPV_BODY_TIMEOUT is from the headers to the whole body: a body sent whole at once, whose
+    # request then waited in line longer than that, is read, not refused with a 408
+    body = json.dumps(chain(6000, value=[0.5] * 200)).encode()  # ~300 KB: heavy by its size
+    env = {"BPV_HEAVY_QUEUE_WAIT": "30", "BPV_BODY_TIMEOUT": "1", "BPV_HEAVY_IN_FLIGHT": "1"}
+    with live_server(env) as url:
+        answers: dict[int, int] = {}
+
+        def send(i: int) -> None:
+            with httpx.Client(timeout=60) as client:
+                r = client.post(f"{url}/api/trace", content=body, headers=JSON)
+                answers[i] = r.status_code
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)
+        for t in threads:
+            t.join()
+    assert answers == {0: 200, 1: 200, 2: 200}
