@@ -32,9 +32,9 @@ from backprop_viz.training.settings import (
     check_settings,
     limits_from_env,
 )
-from backprop_viz.web.errors import error_responses
+from backprop_viz.web.errors import SafeJSONResponse, error_responses
 
-router = APIRouter(prefix="/api", tags=["training"])
+router = APIRouter(prefix="/api", tags=["training"], default_response_class=SafeJSONResponse)
 
 STREAM_INTERVAL = 0.1
 """Seconds of training per progress event (at most about ten events a second)."""
