@@ -267,6 +267,11 @@ class ScalarProgram:
                 )
         return EdgeTable(ids, source_ids, target_ids, ports)
 
+    def input_ids(self, i: int) -> list[str]:
+        """Op node i's inputs by id, in port order (a list of the caller's own)."""
+        e = edge_range(self, i)
+        return self.edges.sources[e.start : e.stop]
+
     def consumer_edges(self, i: int) -> list[int]:
         """Node i's consumers' edges, in order."""
         edges, e = [], self.first[i]

@@ -130,7 +130,7 @@ class ScalarGraph(Graph):
         state = self.__dict__
         made = state["_made"]
         program: ScalarProgram = state["_scalar_program"]
-        order, sources = self.order, program.sources
+        order = self.order
         nodes: dict[str, Node] = {}
         for i, node_id in enumerate(order):
             op, label, requires_grad, params, group = node_fields(made, i)
@@ -139,8 +139,7 @@ class ScalarGraph(Graph):
                 inputs: list[str] = []
                 value = self.leaf_value(node_id)
             else:
-                e0, arity = entry[6], 2 if entry[5] >= 0 else 1
-                inputs = [order[sources[e]] for e in range(e0, e0 + arity)]
+                inputs = program.input_ids(i)
                 value = None
             nodes[node_id] = Node(
                 id=node_id,
@@ -167,35 +166,18 @@ class ScalarGraph(Graph):
         if made is None:
             return None
         program: ScalarProgram = self.__dict__["_scalar_program"]
-        order, sources, by_node = self.order, program.sources, program.by_node
+        order, by_node, edges = self.order, program.by_node, program.edges
         node_ops, extras = made
         described: dict[int, tuple[dict, dict]] = {}  # id(op) -> (op_fields, default params)
         nodes_json: list[dict[str, Any]] = []
-        edges_json: list[dict[str, Any]] = []
-        add_node, add_edge = nodes_json.append, edges_json.append
+        add_node = nodes_json.append
         for i, node_id in enumerate(order):
             op = node_ops[i]
             entry = by_node[i]
             if entry is None:
                 inputs: list[str] = []
             else:
-                e0 = entry[6]
-                source = order[sources[e0]]
-                inputs = [source]
-                add_edge(
-                    {"id": f"{source}->{node_id}:0", "source": source, "target": node_id, "port": 0}
-                )
-                if entry[5] >= 0:
-                    source = order[sources[e0 + 1]]
-                    inputs.append(source)
-                    add_edge(
-                        {
-                            "id": f"{source}->{node_id}:1",
-                            "source": source,
-                            "target": node_id,
-                            "port": 1,
-                        }
-                    )
+                inputs = program.input_ids(i)
             extra = extras.get(i)
             if extra is None:
                 known = described.get(id(op))
@@ -222,6 +204,12 @@ class ScalarGraph(Graph):
                     "group": group,
                 }
             )
+        edges_json = [
+            {"id": edge_id, "source": source, "target": target, "port": port}
+            for edge_id, source, target, port in zip(
+                edges.ids, edges.sources, edges.targets, edges.ports, strict=True
+            )
+        ]  # the program's EdgeTable, made once per program (the steps' JSON uses it too)
         return {"nodes": nodes_json, "edges": edges_json, "output": self.output, "order": order}
 
 
@@ -318,15 +306,10 @@ def compile_spec(spec_nodes, output, settings, overrides) -> ScalarGraph | None:
         # {"id", "op", "value"} or {"id", "op", "inputs"}: the usual node has nothing else
         extra = None if len(spec) == 3 else node_extras(spec, node_id, kind)
         if kind[1] is LEAF:
-            value = spec["value"]
-            if type(value) is float:
-                init[i] = value
-            elif type(value) is int and -INTEGER_LIMIT <= value <= INTEGER_LIMIT:
-                init[i] = float(value)
-            elif type(value) is str and value in NON_FINITE:
-                init[i] = NON_FINITE[value]
-            else:
+            value = plain_number(spec["value"])
+            if value is None:
                 return None
+            init[i] = value
             total += 1
         else:
             _, node_rule, arity, params, passed, cost, _ = kind
@@ -397,14 +380,10 @@ def compile_spec(spec_nodes, output, settings, overrides) -> ScalarGraph | None:
         i = position.get(node_id) if type(node_id) is str else None
         if i is None or by_node[i] is not None or (i in extras and extras[i][3] is not None):
             return None
-        if type(raw) is float:
-            init[i] = raw
-        elif type(raw) is int and -INTEGER_LIMIT <= raw <= INTEGER_LIMIT:
-            init[i] = float(raw)
-        elif type(raw) is str and raw in NON_FINITE:
-            init[i] = NON_FINITE[raw]
-        else:
+        value = plain_number(raw)
+        if value is None:
             return None
+        init[i] = value
     requires_grad = [True] * count
     for i, extra in extras.items():
         requires_grad[i] = extra[1]
@@ -425,6 +404,18 @@ def compile_spec(spec_nodes, output, settings, overrides) -> ScalarGraph | None:
     graph = ScalarGraph.lazy(order, output, position, program, (node_ops, extras))
     program.graph = graph
     return graph
+
+
+def plain_number(raw: Any) -> float | None:
+    """A leaf's value or an override as the float parse_value would make it: a float, an int
+    that a float holds exactly, or "NaN", "Infinity", "-Infinity"; None for anything else."""
+    if type(raw) is float:
+        return raw
+    if type(raw) is int and -INTEGER_LIMIT <= raw <= INTEGER_LIMIT:
+        return float(raw)
+    if type(raw) is str:
+        return NON_FINITE.get(raw)
+    return None
 
 
 def node_extras(spec: dict, node_id: str, kind: tuple) -> tuple:
