@@ -36,6 +36,15 @@ def numbers():
     return st.one_of(ordinary, ordinary, anything, st.sampled_from(SPECIAL))
 
 
+def draw_op(draw, nodes, node_id):
+    """An op node of any rule, each input any node so far (so forks and x * x)."""
+    ids = [n["id"] for n in nodes]
+    name = draw(st.sampled_from(UNARY + BINARY))
+    inputs = [draw(st.sampled_from(ids)) for _ in range(2 if name in BINARY else 1)]
+    params = {"p": draw(st.sampled_from(POWERS))} if name == "pow" else {}
+    return op(node_id, name, *inputs, **params)
+
+
 @st.composite
 def scalar_graphs(draw):
     """A random scalar DAG: 1-4 leaves (some that take no gradient), 1-12 ops of every rule
@@ -48,11 +57,7 @@ def scalar_graphs(draw):
             node["requires_grad"] = False
         nodes.append(node)
     for j in range(draw(st.integers(1, 12))):
-        ids = [n["id"] for n in nodes]
-        name = draw(st.sampled_from(UNARY + BINARY))
-        inputs = [draw(st.sampled_from(ids)) for _ in range(2 if name in BINARY else 1)]
-        params = {"p": draw(st.sampled_from(POWERS))} if name == "pow" else {}
-        nodes.append(op(f"n{j}", name, *inputs, **params))
+        nodes.append(draw_op(draw, nodes, f"n{j}"))
     ops = [n["id"] for n in nodes if n["op"] != "input"]
     output = draw(st.sampled_from([ops[-1], ops[-1], *ops]))
     dout = draw(st.one_of(st.none(), numbers()))

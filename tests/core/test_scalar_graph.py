@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from specs import APPLE, leaf, op
-from test_scalar import BINARY, POWERS, UNARY, numbers
+from test_scalar import draw_op, numbers
 
 from backprop_viz import service
 from backprop_viz.core.engine import ScalarTrace, run_graph
@@ -76,11 +76,7 @@ def plain_specs(draw):
             node["requires_grad"] = draw(st.sampled_from([False, 0, True]))
         nodes.append(node)
     for j in range(draw(st.integers(1, 12))):
-        ids = [n["id"] for n in nodes]
-        name = draw(st.sampled_from(UNARY + BINARY))
-        inputs = [draw(st.sampled_from(ids)) for _ in range(2 if name in BINARY else 1)]
-        params = {"p": draw(st.sampled_from(POWERS))} if name == "pow" else {}
-        node = op(f"n{j}", name, *inputs, **params)
+        node = draw_op(draw, nodes, f"n{j}")
         if draw(st.integers(0, 3)) == 0:
             node["label"] = f"step {j}"
         if draw(st.integers(0, 5)) == 0:
