@@ -12,6 +12,7 @@ from backprop_viz.encoding import dumps
 from backprop_viz.examples import EXAMPLES
 from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.settings import Settings
+from backprop_viz.web.direct_body import DirectBodyRoute
 from backprop_viz.web.errors import SafeJSONResponse, error_responses
 from backprop_viz.web.limits import heavy_work, trace_is_heavy, trace_is_tiny
 from backprop_viz.web.schemas import (
@@ -30,7 +31,9 @@ from backprop_viz.web.schemas import (
     TraceSource,
 )
 
-router = APIRouter(prefix="/api", default_response_class=SafeJSONResponse)
+router = APIRouter(
+    prefix="/api", default_response_class=SafeJSONResponse, route_class=DirectBodyRoute
+)
 
 
 @router.get("/health", response_model=Health, responses=error_responses())
