@@ -62,6 +62,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from backprop_viz.deadline import DeadlineExceeded, deadline_after
+from backprop_viz.examples import EXAMPLES
 from backprop_viz.settings import Settings
 
 RETRY_AFTER_SECONDS = 1
@@ -365,6 +366,9 @@ def trace_is_tiny(request: Request, arguments: dict[str, Any]) -> bool:
         return False
     overrides = getattr(body, "values", None) or {}
     graph, example = getattr(body, "graph", None), getattr(body, "example", None)
+    dout = getattr(body, "dout", None)
+    if example is not None and graph is None and not overrides and dout is None:
+        return preset_leaf_sizes(example) is not None  # its leaves alone: counted once
     if graph is not None:
         if len(graph.nodes) > INLINE_MAX_NODES or not graph_is_cheap(body, graph):
             return False
@@ -378,7 +382,7 @@ def trace_is_tiny(request: Request, arguments: dict[str, Any]) -> bool:
         return False
     for name, value in overrides.items():
         sizes[name] = count_numbers(value)
-    sizes["dout"] = count_numbers(getattr(body, "dout", None))
+    sizes["dout"] = count_numbers(dout)
     product = 1
     for size in sizes.values():
         product *= max(size, 1)
@@ -431,15 +435,11 @@ def content_length(scope: Scope) -> int | None:
 def preset_leaf_sizes(example_id: str) -> tuple[tuple[str, int], ...] | None:
     """A preset's input nodes with the numbers in each, if it is small enough to run inline
     (None for the book net, or an unknown id)."""
-    from backprop_viz.examples import EXAMPLES
-
     return _preset_leaf_sizes(example_id) if example_id in EXAMPLES else None
 
 
 @functools.cache  # keyed by the presets' ids only
 def _preset_leaf_sizes(example_id: str) -> tuple[tuple[str, int], ...] | None:
-    from backprop_viz.examples import EXAMPLES
-
     nodes = EXAMPLES[example_id].nodes
     if len(nodes) > INLINE_MAX_NODES:
         return None
@@ -457,15 +457,11 @@ BYTES_PER_NUMBER = 8
 
 def preset_size(example_id: str) -> tuple[int, int]:
     """A preset's nodes and the numbers in its leaves' values (0, 0 for an unknown id)."""
-    from backprop_viz.examples import EXAMPLES
-
     return _preset_size(example_id) if example_id in EXAMPLES else (0, 0)
 
 
 @functools.cache  # keyed by the presets' ids only; counted once, on the event loop, in ~10 ms
 def _preset_size(example_id: str) -> tuple[int, int]:
-    from backprop_viz.examples import EXAMPLES
-
     nodes = EXAMPLES[example_id].nodes
     numbers = sum(int(np.size(np.asarray(n["value"], dtype=object))) for n in nodes if "value" in n)
     return len(nodes), numbers

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
+from pydantic import BaseModel
 
 from backprop_viz import __version__, paths, service
 from backprop_viz.core.ops import OPS, op_summary
@@ -132,9 +134,24 @@ def sum_over_paths(body: PathsRequest, request: Request) -> Response:
 
 
 def query_of(body: TraceSource) -> service.TraceQuery:
-    """The service's query for a request body: the graph spec as plain dicts, with the fields a
-    node left unset (null) left out, as a spec written by hand would."""
-    return service.TraceQuery(**body.model_dump(include=service.QUERY_FIELDS, exclude_none=True))
+    """The service's query for a request body: the fields it sets (not null), a nested model
+    (the graph spec, a training run's settings) as plain dicts with the fields it left unset
+    (null) left out, as a spec written by hand would (``model_dump(exclude_none=True)`` of the
+    query's fields, without walking the body's plain values: ~2 µs of a small trace)."""
+    fields: dict[str, Any] = {}
+    for name in query_fields(type(body)):
+        value = getattr(body, name)
+        if value is not None:
+            fields[name] = (
+                value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
+            )
+    return service.TraceQuery(**fields)
+
+
+@functools.cache
+def query_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a request model that are the service's query's."""
+    return tuple(name for name in model.model_fields if name in service.QUERY_FIELDS)
 
 
 def settings_of(request: Request) -> Settings:
