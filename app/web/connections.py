@@ -5,13 +5,14 @@ uvicorn (0.54) bounds an idle keep-alive connection (``timeout_keep_alive``) but
 connection that sends nothing, or the first bytes of a request line and then nothing, or a byte
 every few seconds, stays open for ever, and enough of them exhaust the server's sockets. An ASGI
 middleware cannot help, as the app is only called once the headers are in. So the protocol
-starts a timer whenever it waits for a request (when the connection opens, and when a response
-has been sent on a kept-alive one) and closes the connection if the request's headers are not
-complete by then. httptools also takes headers of any size (10 MB of them, tried), so the bytes
-a request sends before its headers are complete are counted, from the parser's start of the
-message (bytes left of an earlier body a route did not read are not counted, except those that
-share a read with the new request's first bytes), and past the limit the answer is a 431 and
-the connection is closed. The body has its own limits, in the app (``web.guard``).
+notes the time whenever it starts waiting for a request (when the connection opens, and when a
+response has been sent on a kept-alive one) and closes the connection if the request's headers
+are not complete within the timeout of it (one timer per connection looks at that time).
+httptools also takes headers of any size (10 MB of them, tried), so the bytes a request sends
+before its headers are complete are counted, from the parser's start of the message (bytes left
+of an earlier body a route did not read are not counted, except those that share a read with
+the new request's first bytes), and past the limit the answer is a 431 and the connection is
+closed. The body has its own limits, in the app (``web.guard``).
 
 ``serve`` in ``backprop_viz.cli`` passes this class to uvicorn as ``http=``; it extends the
 protocol uvicorn would pick itself (httptools when installed, as ``uvicorn[standard]`` does).
@@ -44,30 +45,36 @@ def settings() -> Settings:
 
 
 class HeaderTimeoutProtocol(BaseProtocol):  # type: ignore[misc, valid-type]
-    """Closes a connection whose next request's headers are not in within the header timeout."""
+    """Closes a connection whose next request's headers are not in within the header timeout.
+
+    One timer per connection, not one per request: a request only notes when the connection
+    started waiting for headers (``waiting_since``, None once they are in), and the timer, when
+    it fires, closes the connection if it has waited too long, else comes back when it would
+    have (arming and cancelling a timer per request cost more than the note)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.header_timer: asyncio.TimerHandle | None = None
+        self.waiting_since: float | None = None  # on the loop's clock
         self.cycle_before_headers: Any = None
         self.header_bytes: int | None = None  # counted from the start of a message
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.start_header_timer()
+        self.start_waiting()
 
     def on_message_begin(self) -> None:  # httptools only (h11 bounds headers at 16 KB itself)
         super().on_message_begin()
-        if self.header_timer is not None:
+        if self.waiting_since is not None:
             self.header_bytes = 0
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.header_timer is None:
+        if self.waiting_since is None:
             return
         # Both of uvicorn's parsers make a new request-response cycle once the headers are in.
         if self.cycle is not self.cycle_before_headers:
-            self.stop_header_timer()
+            self.waiting_since = None
         elif self.header_bytes is not None and not self.transport.is_closing():
             self.header_bytes += len(data)
             if self.header_bytes > settings().max_header_bytes:
@@ -79,24 +86,39 @@ class HeaderTimeoutProtocol(BaseProtocol):  # type: ignore[misc, valid-type]
         super().on_response_complete()
         waiting = self.cycle is None or self.cycle.response_complete  # not a pipelined one
         if waiting and not self.transport.is_closing():
-            self.start_header_timer()
+            self.start_waiting()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_header_timer()
         super().connection_lost(exc)
 
-    def start_header_timer(self) -> None:
-        self.stop_header_timer()
+    def start_waiting(self) -> None:
+        """The connection waits for a request's headers from now."""
+        self.waiting_since = self.loop.time()
         self.cycle_before_headers = self.cycle
         self.header_bytes = None
-        self.header_timer = self.loop.call_later(settings().header_timeout, self.on_header_timeout)
+        if self.header_timer is None:
+            self.header_timer = self.loop.call_later(settings().header_timeout, self.check_wait)
 
     def stop_header_timer(self) -> None:
+        self.waiting_since = None
         if self.header_timer is not None:
             self.header_timer.cancel()
             self.header_timer = None
 
-    def on_header_timeout(self) -> None:
+    def check_wait(self) -> None:
+        """The timer: close the connection if it has waited for headers for the whole timeout,
+        else look again when the current wait (or, in a request, a new one) would end."""
         self.header_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        timeout = settings().header_timeout
+        since = self.waiting_since
+        if since is None:  # in a request: a wait starts at its response at the earliest
+            self.header_timer = self.loop.call_later(timeout, self.check_wait)
+            return
+        left = since + timeout - self.loop.time()
+        if left > 0:
+            self.header_timer = self.loop.call_later(left, self.check_wait)
+            return
+        self.transport.close()

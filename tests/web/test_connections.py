@@ -92,6 +92,22 @@ def test_headers_sent_a_byte_at_a_time_do_not_keep_the_connection_open(server):
     assert time.monotonic() - start <= HEADER_TIMEOUT + MARGIN
 
 
+def test_after_a_response_a_new_wait_for_headers_starts_and_is_bounded(server):
+    # Kept alive after its answer, a connection that then sends half a request is closed within
+    # the header timeout of when it started waiting again, not of when it opened, and not later.
+    request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(server) as sock:
+        for _ in range(4):  # waits shorter than both timeouts, longer than one together
+            time.sleep(KEEP_ALIVE / 2)
+            sock.sendall(request)
+            data, closed_after = read_until_closed(sock, 0.3)
+            assert data.startswith(b"HTTP/1.1 200 OK") and closed_after is None
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
+        data, closed_after = read_until_closed(sock, HEADER_TIMEOUT + MARGIN)
+    assert data == b""
+    assert_closed_in_time(closed_after, HEADER_TIMEOUT)
+
+
 def test_headers_over_the_size_limit_get_a_431_and_the_connection_is_closed(server):
     start = time.monotonic()
     with socket.create_connection(server) as sock:
