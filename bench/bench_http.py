@@ -17,7 +17,9 @@ work (one in flight per worker, the rest wait in line, BPV_HEAVY_QUEUE; a 503 on
 or its wait), so its figure is the 200s per second per worker.
 Targets (issue 12): apple at least 0.8x the bare throughput at 16 and 64 connections, its p99
 at most 1.3x the bare one's; the book preset at least 50 requests/s per worker. Each row ends
-with the 1-minute load average when it was measured (the machine may be shared).
+with the 1-minute load average when it was measured (the machine may be shared). The column
+"edited" is apple with a leaf's new value, as the page sends an edit, in the same rounds (for
+information: no target).
 
 Only 127.0.0.1; every wrk run is bounded by ``--seconds``.
 Run: python bench/bench_http.py [--seconds 4] [--rounds 3] [--workers 1 2] [--connections 1 16 64]
@@ -43,6 +45,8 @@ from harness import free_port, stop_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 APPLE = '{"example":"apple"}'
+# The page's edit of a leaf: a graph assembled per request, no answer the same as the last.
+EDITED = '{"example":"apple","values":{"apple":150}}'
 BARE_BYTES = "BARE_RESPONSE_BYTES"  # bare_app answers this many bytes
 BOOK = '{"example":"two_layer_net_book"}'
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -172,6 +176,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         apple, book = post_script(APPLE, Path(folder)), post_script(BOOK, Path(folder))
+        edited = post_script(EDITED, Path(folder))
         for workers in args.workers:
             servers = {"app": start("backprop_viz", workers, ROOT)}
             size = str(len(httpx.post(servers["app"][1] + "/api/trace", content=APPLE).content))
@@ -184,15 +189,16 @@ def main() -> None:
                 servers["before"] = start("backprop_viz", workers, args.baseline)
             urls = {name: url for name, (_, url) in servers.items()}
             try:
-                report(binary, args, workers, urls, apple, book)
+                report(binary, args, workers, urls, apple, book, edited)
             finally:
                 for process, _ in servers.values():
                     stop_server(process)
 
 
-def report(binary, args, workers, urls, apple, book) -> None:
-    """The tables of one worker count: apple against bare (and before), then the book preset."""
-    others = [name for name in ("bare_async", "before") if name in urls]
+def report(binary, args, workers, urls, apple, book, edited) -> None:
+    """The tables of one worker count: apple against bare (and before, and apple edited), then
+    the book preset."""
+    others = [name for name in ("bare_async", "before") if name in urls] + ["edited"]
     print(f"\n{workers} worker(s)")
     print(
         f"  {'conns':>5} {'bare req/s':>11} {'apple req/s':>12} {'ratio':>6}  "
@@ -201,11 +207,13 @@ def report(binary, args, workers, urls, apple, book) -> None:
         + "   load"
     )
     for connections in args.connections:
-        runs: dict[str, list] = {name: [] for name in urls}
+        runs: dict[str, list] = {name: [] for name in [*urls, "edited"]}
         for _ in range(args.rounds):
             for name, url in urls.items():  # interleaved: each round runs every server
                 path = "/api/trace" if name in ("app", "before") else "/echo"
                 runs[name].append(wrk(binary, url + path, apple, connections, args.seconds))
+            run = wrk(binary, urls["app"] + "/api/trace", edited, connections, args.seconds)
+            runs["edited"].append(run)
         b, a = median_of(runs["bare"]), median_of(runs["app"])
         ratio, p99_ratio = a["ok_rps"] / b["ok_rps"], a["p99"] / b["p99"]
         flags = ""
