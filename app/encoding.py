@@ -39,12 +39,16 @@ class ValueEncoder:
         self.inline_elements = inline_elements
         self.full = full
         self.inline_left = FULL_BUDGET if full else INLINE_BUDGET_FACTOR * inline_elements
+        self.scalars_inline = full or inline_elements >= 1  # and charged to no budget
         # id(array) -> (array, whole, summary); the array is kept so its id is not reused.
         self._seen: dict[int, list[Any]] = {}
 
     def __call__(self, value: np.ndarray | None) -> Any:
         if value is None:
             return None
+        if not value.ndim and self.scalars_inline:  # a seed of 1, a loss: nothing to share
+            number = value.tolist()
+            return number if type(number) is not float else json_float(number)
         entry = self._seen.setdefault(id(value), [value, None, None])
         small = value.size <= ALWAYS_INLINE
         allowed = self.full or value.size <= self.inline_elements
