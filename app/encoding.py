@@ -39,12 +39,16 @@ class ValueEncoder:
         self.inline_elements = inline_elements
         self.full = full
         self.inline_left = FULL_BUDGET if full else INLINE_BUDGET_FACTOR * inline_elements
+        self.scalars_inline = full or inline_elements >= 1  # and charged to no budget
         # id(array) -> (array, whole, summary); the array is kept so its id is not reused.
         self._seen: dict[int, list[Any]] = {}
 
     def __call__(self, value: np.ndarray | None) -> Any:
         if value is None:
             return None
+        if not value.ndim and self.scalars_inline:  # a seed of 1, a loss: nothing to share
+            number = value.tolist()
+            return number if type(number) is not float else json_float(number)
         entry = self._seen.setdefault(id(value), [value, None, None])
         small = value.size <= ALWAYS_INLINE
         allowed = self.full or value.size <= self.inline_elements
@@ -152,8 +156,11 @@ def _statistics(value: np.ndarray) -> dict[str, Any]:
     return stats
 
 
-def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dict[str, Any]:
-    """The trace in the wire format of ``app.schemas.TraceResponse``."""
+def trace_to_json(
+    trace: Trace, inline_elements: int, full: bool = False, *, graph_part: Any = None
+) -> dict[str, Any]:
+    """The trace in the wire format of ``app.schemas.TraceResponse``; its ``graph`` is
+    ``graph_part`` if given (``encoded_graph_json``'s, for ``dumps``), else ``graph_json``'s."""
     encode = ValueEncoder(inline_elements, full)
     graph = trace.graph
     # The maps first: when the budget runs out, it is the repeats in the steps that are
@@ -165,7 +172,7 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
         grads = {node_id: encode(trace.grads[node_id]) for node_id in graph.order}
         steps = [step.to_json(encode) for step in trace.steps]
     return {
-        "graph": graph_json(graph),
+        "graph": graph_json(graph) if graph_part is None else graph_part,
         "steps": steps,
         "values": values,
         "grads": grads,
@@ -175,7 +182,10 @@ def trace_to_json(trace: Trace, inline_elements: int, full: bool = False) -> dic
 
 
 def graph_json(graph: Graph) -> dict[str, Any]:
-    """The trace's ``graph``: its nodes, edges, output and order."""
+    """The trace's ``graph``: its nodes, edges, output and order.
+
+    The caller's own lists and dicts: none is the graph's (a preset's Graph serves every
+    request, so a caller changing what it got must not change the graph)."""
     compact = getattr(graph, "graph_json", None)  # a scalar graph whose nodes are not made yet
     written = compact() if compact is not None else None
     if written is not None:
@@ -186,12 +196,12 @@ def graph_json(graph: Graph) -> dict[str, Any]:
                 "id": node.id,
                 "op": node.op.name,
                 "label": node.label,
-                "labels": node.labels,
-                "inputs": node.inputs,
+                "labels": None if node.labels is None else dict(node.labels),
+                "inputs": list(node.inputs),
                 "shape": list(node.shape),
                 **op_fields(node.op, node.params),  # layer, symbol, box, composite
                 "requires_grad": node.requires_grad,
-                "params": node.params,
+                "params": dict(node.params),  # flat: numbers, booleans and None
                 "group": node.group,
             }
             for node in graph.nodes.values()
@@ -201,8 +211,57 @@ def graph_json(graph: Graph) -> dict[str, Any]:
             for e in graph.edges
         ],
         "output": graph.output,
-        "order": graph.order,
+        "order": list(graph.order),
     }
+
+
+class EncodedJSON:
+    """A part of a payload written as JSON once; ``dumps`` writes its bytes as they are.
+
+    Immutable bytes, so a cached one is never changed by a caller (a dict could be)."""
+
+    __slots__ = ("encoded", "fragment")
+
+    def __init__(self, encoded: bytes):
+        self.encoded = encoded
+        self.fragment = orjson.Fragment(encoded)
+
+    def decoded(self) -> Any:
+        """The part as Python values again (for the standard library's encoder)."""
+        return json.loads(self.encoded)
+
+
+def encoded_graph_json(graph: Graph) -> EncodedJSON | dict[str, Any]:
+    """``graph_json(graph)`` for ``dumps``: the same bytes, written once per preset graph.
+
+    A graph assembled from reused validated nodes (``core.graph.assemble_graph``: a preset's,
+    with or without overrides) has JSON that depends on those nodes, its output and its
+    shapes only (an override changes a leaf's value, which the graph part does not write,
+    and maybe its shape, which it does): that is the key, and the entry keeps the nodes alive so
+    their id is never another's. Any other graph, or one orjson refuses (whose bytes would be
+    json.dumps's, which ``dumps`` writes differently), gets ``graph_json``'s dict.
+    """
+    source = graph.__dict__.get("assembled_from")
+    if source is None:
+        return graph_json(graph)
+    key = (id(source), graph.output, tuple([node.shape for node in graph.nodes.values()]))
+    entry = _GRAPH_JSON.get(key)
+    if entry is not None and entry[0] is source:
+        return entry[1]
+    written = graph_json(graph)
+    try:
+        encoded = EncodedJSON(orjson.dumps(written))
+    except orjson.JSONEncodeError:
+        return written
+    if len(_GRAPH_JSON) >= GRAPH_JSON_CACHE_SIZE:
+        _GRAPH_JSON.clear()
+    _GRAPH_JSON[key] = (source, encoded)
+    return encoded
+
+
+GRAPH_JSON_CACHE_SIZE = 64
+# (id(validated nodes), output, shapes) -> (the validated nodes, their graph's JSON)
+_GRAPH_JSON: dict[tuple[int, str, tuple[tuple[int, ...], ...]], tuple[Any, EncodedJSON]] = {}
 
 
 def dumps(payload: Any) -> bytes:
@@ -215,14 +274,34 @@ def dumps(payload: Any) -> bytes:
     means the same code point); also an integer past 64 bits, a key that is not a string, a
     NumPy scalar. Non-finite numbers never reach here: the encoders above write them as strings
     (orjson would write a stray one as null, json.dumps raise).
+
+    An ``EncodedJSON`` in the payload is written as its bytes (orjson's, so the same as its
+    values'), or by json.dumps as its values: the bytes are those of the payload with the part
+    decoded in its place.
     """
     try:
-        return orjson.dumps(payload)
+        return orjson.dumps(payload, default=_fragment)
     except orjson.JSONEncodeError:
         return _json_dumps(payload)
 
 
+def _fragment(value: Any) -> Any:
+    """orjson's ``default``: an EncodedJSON's bytes as they are; anything else it refuses."""
+    if type(value) is EncodedJSON:
+        return value.fragment
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def _decoded(value: Any) -> Any:
+    """json.dumps's ``default``: an EncodedJSON's values; anything else it refuses."""
+    if type(value) is EncodedJSON:
+        return value.decoded()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def _json_dumps(payload: Any) -> bytes:
     """The standard library's encoding, for what orjson refuses."""
-    text = json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(
+        payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False, default=_decoded
+    )
     return text.encode("utf-8", "backslashreplace")

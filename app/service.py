@@ -39,7 +39,7 @@ from backprop_viz.core.graph import (
     quote,
     validate_nodes,
 )
-from backprop_viz.encoding import ValueEncoder, trace_to_json
+from backprop_viz.encoding import ValueEncoder, dumps, encoded_graph_json, trace_to_json
 from backprop_viz.examples import EXAMPLES, Example
 from backprop_viz.formulas.parser import parse_expression
 from backprop_viz.formulas.symbolic import symbolic_report
@@ -88,18 +88,41 @@ class TraceResult:
     """Forward mode's tangents; then ``trace.steps`` holds tangent steps, not backward ones."""
 
     def to_json(self) -> dict[str, Any]:
-        """The body of ``POST /api/trace`` (``web.schemas.TraceResponse``)."""
-        payload = trace_to_json(self.trace, self.inline_elements, full=self.full)
+        """The body of ``POST /api/trace`` (``web.schemas.TraceResponse``), as the caller's own
+        dicts and lists."""
+        return self._payload(None)
+
+    def to_json_bytes(self) -> bytes:
+        """``encoding.dumps(self.to_json())``, byte for byte, without building and writing the
+        graph part again where it is a preset's (``encoding.encoded_graph_json``)."""
+        return dumps(self._payload(encoded_graph_json(self.trace.graph)))
+
+    def _payload(self, graph_part: Any) -> dict[str, Any]:
+        payload = trace_to_json(
+            self.trace, self.inline_elements, full=self.full, graph_part=graph_part
+        )
         if self.symbolic is not None:
             payload["symbolic"] = self.symbolic
         payload["mode"] = "reverse" if self.forward_mode is None else "forward"
-        payload["passes"] = passes(self.trace.graph)
+        payload["passes"] = graph_passes(self.trace.graph)
         if self.forward_mode is not None:
             encode = ValueEncoder(self.inline_elements, self.full)
             tangents = self.forward_mode.tangents
             payload["wrt"] = {"node": self.forward_mode.wrt, "index": list(self.forward_mode.index)}
             payload["tangents"] = {n: encode(tangents[n]) for n in self.trace.graph.order}
         return payload
+
+
+def graph_passes(graph: Graph) -> dict[str, int]:
+    """``core.forward.passes(graph)``, the caller's own dict; worked out once for a graph
+    assembled from a preset's nodes (without overrides, the same Graph on every request)."""
+    state = graph.__dict__
+    if state.get("assembled_from") is None:
+        return passes(graph)
+    known = state.get("_passes")
+    if known is None:
+        known = state["_passes"] = passes(graph)
+    return dict(known)
 
 
 class UnknownExample(GraphError):

@@ -312,7 +312,12 @@ def assemble_graph(
 ) -> Graph:
     """A Graph of copies of ``validated`` (left untouched, so it can be reused), with the
     overrides parsed and applied, in topological order, its shapes checked. ``copy=False``
-    uses the nodes themselves (``build_graph``'s are its own)."""
+    uses the nodes themselves (``build_graph``'s are its own).
+
+    A graph of copies records ``validated`` as its ``assembled_from`` (an attribute of the
+    instance, not a field): every graph assembled from the same nodes with the same output and
+    shapes has the same nodes, edges and order but for the leaves' values, so
+    ``encoding.encoded_graph_json`` writes their JSON once (a preset's)."""
     if copy:
         nodes = {node_id: dataclasses.replace(node) for node_id, node in validated.items()}
     else:
@@ -322,6 +327,8 @@ def assemble_graph(
         raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
     graph = link_edges(nodes, output, topological_order(nodes))
     infer_shapes(graph, settings)
+    if copy:
+        graph.assembled_from = validated
     return graph
 
 

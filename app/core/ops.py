@@ -17,7 +17,7 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -129,9 +129,22 @@ class Op:
 
     def symbol_for(self, params: dict[str, Any]) -> str:
         """The node's label in the drawing; pow shows its exponent like the book's "**2"."""
+        if not params:  # most nodes (mul, add, ...): formatted once per op
+            return self.bare_symbol
         return self.symbol.format(
             **{k: format_number(v) for k, v in params.items() if v is not None}
         )
+
+    @cached_property
+    def bare_symbol(self) -> str:
+        """``symbol_for({})``, formatted once (a KeyError for a symbol that needs a param is
+        raised on every call, as it is not cached)."""
+        return self.symbol.format()
+
+    @cached_property
+    def bare_fields(self) -> dict[str, Any]:
+        """``op_fields(self, {})``, worked out once; ``op_fields`` hands out copies."""
+        return _op_fields(self, {})
 
     @property
     def source(self) -> str:
@@ -994,7 +1007,16 @@ def default_params(op: Op) -> dict[str, Any]:
 
 
 def op_fields(op: Op, params: dict[str, Any]) -> dict[str, Any]:
-    """What every description of an op's node says about the op: GET /api/ops and a trace."""
+    """What every description of an op's node says about the op: GET /api/ops and a trace.
+
+    The caller's own dict: for a node without params (most of them) a copy of the op's
+    ``bare_fields``, which is the same every time."""
+    if not params:
+        return dict(op.bare_fields)
+    return _op_fields(op, params)
+
+
+def _op_fields(op: Op, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "layer": op.layer.__name__ if op.layer else None,
         "symbol": op.symbol_for(params),

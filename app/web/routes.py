@@ -85,7 +85,7 @@ def get_example(
 def create_trace(body: TraceRequest, request: Request) -> Response:
     """Run forward and backward and return every step, value and gradient."""
     result = service.trace(query_of(body), settings_of(request))
-    return Response(dumps(result.to_json()), media_type="application/json")
+    return Response(result.to_json_bytes(), media_type="application/json")
 
 
 @router.post(
