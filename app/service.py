@@ -38,7 +38,9 @@ from backprop_viz.core.graph import (
     build_graph,
     quote,
     validate_nodes,
+    with_leaf_values,
 )
+from backprop_viz.core.scalar import share_program
 from backprop_viz.encoding import ValueEncoder, dumps, encoded_graph_json, trace_to_json
 from backprop_viz.examples import EXAMPLES, Example
 from backprop_viz.formulas.parser import parse_expression
@@ -247,18 +249,25 @@ def preset_graph(
 ) -> Graph:
     """The preset's graph with the overrides in ``values``. Without any, the same Graph object
     each time (nothing downstream writes to a Graph: the engine and the gradient check only
-    read it), which saves a small preset's request most of its build."""
+    read it), which saves a small preset's request most of its build; with overrides of the
+    leaves' own shapes (an edit on the page), that graph with copies of those leaves, sharing
+    the rest and its compiled scalar program (``core.graph.with_leaf_values``)."""
     validated = preset_nodes(example_id, expand, settings)
     output = find_example(example_id).output
-    if values:
-        return assemble_graph(validated, output, settings, overrides=values)
     graph = _PRESET_GRAPHS.get(id(validated))
     if graph is None or graph[0] is not validated:
         graph = (validated, assemble_graph(validated, output, settings))
         if len(_PRESET_GRAPHS) >= PRESET_CACHE_SIZE:
             _PRESET_GRAPHS.clear()
         _PRESET_GRAPHS[id(validated)] = graph
-    return graph[1]
+    template = graph[1]
+    if not values:
+        return template
+    edited = with_leaf_values(template, values, settings)
+    if edited is None:  # a leaf of another shape: the shapes are inferred again
+        return assemble_graph(validated, output, settings, overrides=values)
+    share_program(template, edited)
+    return edited
 
 
 PRESET_CACHE_SIZE = 64

@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from backprop_viz.core import scalar
 from backprop_viz.core.graph import Edge, Graph, GraphError, Node, freeze, parse_value
 from backprop_viz.core.ops import OpError
 from backprop_viz.core.steps import (
@@ -291,11 +292,9 @@ class ScalarTrace(Trace):
         """``values``, ``grads`` and ``steps`` as trace_to_json writes them (``encode``: the
         response's ValueEncoder), straight from the floats where this trace's own views are
         still in place (forward mode replaces ``steps``)."""
-        from backprop_viz.core.scalar import json_numbers, steps_json
-
         _, values_view, grads_view, _, steps_view = self.views
         order, tape = self.graph.order, self.tape
-        numbers = json_numbers(tape, encode.number)
+        numbers = scalar.json_numbers(tape, encode.number)
         if self.values is values_view:
             values = dict(zip(order, numbers.values, strict=True))
         else:
@@ -305,7 +304,7 @@ class ScalarTrace(Trace):
         else:
             grads = {n: encode(self.grads[n]) for n in order}
         if self.steps is steps_view:
-            steps = steps_json(tape, numbers)
+            steps = scalar.steps_json(tape, numbers)
         else:
             steps = [step.to_json(encode) for step in self.steps]
         return values, grads, steps
@@ -319,9 +318,7 @@ def run_graph(graph: Graph, dout: Any = None, *, fast: bool = True) -> Trace:
     the same trace to the last bit; ``fast=False`` takes the NumPy path anyway (the tests and
     the benchmark compare the two)."""
     if fast:
-        from backprop_viz.core.scalar import program_for
-
-        program = program_for(graph)
+        program = scalar.program_for(graph)
         if program is not None:
             return run_scalar(program, dout)
     trace = run(graph, dout, recorder=TraceRecorder(graph))
@@ -331,8 +328,6 @@ def run_graph(graph: Graph, dout: Any = None, *, fast: bool = True) -> Trace:
 
 def run_scalar(program: Any, dout: Any) -> ScalarTrace:
     """The scalar fast path's run of ``program`` (``core.scalar.program_for``), as a Trace."""
-    from backprop_viz.core import scalar
-
     graph = program.graph
     check_deadline()  # microseconds per node: checked before and after, not per node
     with np.errstate(all="ignore"):
