@@ -254,25 +254,32 @@ def preset_graph(
     the rest and its compiled scalar program (``core.graph.with_leaf_values``)."""
     validated = preset_nodes(example_id, expand, settings)
     output = find_example(example_id).output
-    graph = _PRESET_GRAPHS.get(id(validated))
-    if graph is None or graph[0] is not validated:
-        graph = (validated, assemble_graph(validated, output, settings))
+    entry = _PRESET_GRAPHS.get(id(validated))
+    if entry is None or entry[0] is not validated:
+        try:
+            template: Graph | None = assemble_graph(validated, output, settings)
+        except GraphError:  # the preset does not fit the limits; an edit of it may
+            if not values:
+                raise
+            template = None
         if len(_PRESET_GRAPHS) >= PRESET_CACHE_SIZE:
             _PRESET_GRAPHS.clear()
-        _PRESET_GRAPHS[id(validated)] = graph
-    template = graph[1]
+        entry = _PRESET_GRAPHS[id(validated)] = (validated, template)
+    template = entry[1]
+    if template is None:  # assembled as it is, or with the edit: the limits say why not
+        return assemble_graph(validated, output, settings, overrides=values)
     if not values:
         return template
     edited = with_leaf_values(template, values, settings)
-    if edited is None:  # a leaf of another shape: the shapes are inferred again
-        return assemble_graph(validated, output, settings, overrides=values)
-    share_program(template, edited)
+    if edited.order is template.order:  # the template's structure and shapes
+        share_program(template, edited)
     return edited
 
 
 PRESET_CACHE_SIZE = 64
-_PRESET_GRAPHS: dict[int, tuple[dict[str, Node], Graph]] = {}
-"""By the id of the validated nodes (kept in the entry, so the id is not reused)."""
+_PRESET_GRAPHS: dict[int, tuple[dict[str, Node], Graph | None]] = {}
+"""By the id of the validated nodes (kept in the entry, so the id is not reused); None for a
+preset that does not fit the limits it was validated with."""
 _PRESET_CACHE: dict[tuple[str, frozenset[str], Settings], dict[str, Node]] = {}
 
 

@@ -106,3 +106,42 @@ def test_an_edit_of_another_shape_gets_its_own_shapes():
     shapes = {node["id"]: node["shape"] for node in payload["graph"]["nodes"]}
     assert shapes["X"] == [4, 2]
     assert edited_trace_bytes("affine", values) == assembled_trace_bytes("affine", values)
+
+
+def test_an_edit_that_fits_the_limits_is_traced_where_the_preset_itself_does_not():
+    # the book net (batch 100) over a tight budget; its first example alone fits, as before
+    settings = Settings(max_total_elements=200_000)
+    book = {n["id"]: n for n in EXAMPLES["two_layer_net_book"].nodes}
+    values = {"x": book["x"]["value"][:1], "t": book["t"]["value"][:1]}
+    with pytest.raises(GraphError) as refused:
+        service.trace(service.TraceQuery(example="two_layer_net_book"), settings)
+    assert "200000 elements" in refused.value.message
+    for _ in range(2):  # the preset's failure is not cached as the edit's
+        result = service.trace(
+            service.TraceQuery(example="two_layer_net_book", values=values), settings
+        )
+        assert result.trace.values["x"].shape == (1, 784)
+        validated = service.preset_nodes("two_layer_net_book", (), settings)
+        preset = EXAMPLES["two_layer_net_book"]
+        graph = assemble_graph(validated, preset.output, settings, overrides=values)
+        again = trace_to_json(run_graph(graph, preset.dout), settings.inline_elements)
+        assert dumps(trace_to_json(result.trace, settings.inline_elements)) == dumps(again)
+    with pytest.raises(GraphError):  # and the preset as it is still does not fit
+        service.trace(service.TraceQuery(example="two_layer_net_book"), settings)
+
+
+def test_an_edit_of_another_shape_parses_each_value_once(monkeypatch):
+    from backprop_viz.core import graph as graph_module
+
+    parsed = []
+    real = graph_module.parse_value
+
+    def counting(raw, **kwargs):
+        parsed.append(kwargs["node"])
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(graph_module, "parse_value", counting)
+    values = {"X": [[1.0, 2.0]] * 4, "W": [[0.5, 0.5, 0.5]] * 2}  # X of a batch of 4
+    result = service.trace(service.TraceQuery(example="affine", values=values), SETTINGS)
+    assert result.trace.values["Y"].shape == (4, 3)
+    assert sorted(parsed) == ["W", "X"]

@@ -308,10 +308,12 @@ def assemble_graph(
     overrides: Mapping[str, Any] | None = None,
     *,
     copy: bool = True,
+    parsed: Mapping[str, np.ndarray] | None = None,
 ) -> Graph:
     """A Graph of copies of ``validated`` (left untouched, so it can be reused), with the
     overrides parsed and applied, in topological order, its shapes checked. ``copy=False``
-    uses the nodes themselves (``build_graph``'s are its own).
+    uses the nodes themselves (``build_graph``'s are its own). ``parsed``: leaf values already
+    parsed and checked as ``overrides`` would be (``with_leaf_values``'), applied as they are.
 
     A graph of copies records ``validated`` as its ``assembled_from`` (an attribute of the
     instance, not a field): every graph assembled from the same nodes with the same output and
@@ -322,6 +324,8 @@ def assemble_graph(
     else:
         nodes = dict(validated)
     apply_overrides(nodes, overrides or {}, settings)
+    for node_id, value in (parsed or {}).items():
+        nodes[node_id].value = value
     if not isinstance(output, str) or output not in nodes:
         raise GraphError(f"graph.output: no node with id {quote(output)}", field="graph.output")
     graph = link_edges(nodes, output, topological_order(nodes))
@@ -331,29 +335,29 @@ def assemble_graph(
     return graph
 
 
-def with_leaf_values(
-    template: Graph, overrides: Mapping[str, Any], settings: Settings
-) -> Graph | None:
-    """``template`` (a graph ``assemble_graph`` made) with new values for some of its leaves,
-    checked as ``assemble_graph`` checks them, if each new value has its leaf's shape; None if
-    one does not (the caller assembles the graph: its shapes are to be inferred again).
+def with_leaf_values(template: Graph, overrides: Mapping[str, Any], settings: Settings) -> Graph:
+    """``template`` (a graph ``assemble_graph`` made of copies) with new values for some of its
+    leaves, parsed and checked as ``assemble_graph`` does it, with the same errors.
 
-    With every leaf's shape unchanged, every node's shape and the element budget are the
-    template's, as they depend on the shapes alone, so the new graph is the template's order,
+    If each new value has its leaf's shape, every node's shape and the element budget are the
+    template's, as they depend on the shapes alone: the new graph is the template's order,
     edges and nodes but for copies of the overridden leaves (a preset's edit assembled and
     checked its whole graph again, ~40 µs of apple's request). Nothing downstream writes to a
-    Graph, so the two may share them."""
+    Graph, so the two may share them. Otherwise the graph is assembled from the template's
+    validated nodes with the values parsed here, and its shapes are inferred again."""
     nodes = dict(template.nodes)
     for node_id in overrides:
         node = nodes.get(node_id) if isinstance(node_id, str) else None
         if node is not None:
             nodes[node_id] = copy_node(node)
     apply_overrides(nodes, overrides, settings)  # the same checks, the same messages
+    source = template.__dict__["assembled_from"]
     for node_id in overrides:
         value = nodes[node_id].value
         assert value is not None
         if value.shape != template.nodes[node_id].shape:
-            return None
+            parsed = {n: nodes[n].value for n in overrides}
+            return assemble_graph(source, template.output, settings, parsed=parsed)
     graph = Graph(
         nodes=nodes,
         order=template.order,
@@ -363,9 +367,7 @@ def with_leaf_values(
         consumers=template.consumers,
         position=template.position,
     )
-    source = template.__dict__.get("assembled_from")
-    if source is not None:
-        graph.assembled_from = source  # type: ignore[attr-defined]
+    graph.assembled_from = source  # type: ignore[attr-defined]
     return graph
 
 
