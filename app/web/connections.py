@@ -9,9 +9,10 @@ notes the time whenever it starts waiting for a request (when the connection ope
 response has been sent on a kept-alive one) and closes the connection if the request's headers
 are not complete within the timeout of it (one timer per connection looks at that time).
 httptools also takes headers of any size (10 MB of them, tried), so the bytes a request sends
-before its headers are complete are counted, from the parser's start of the message (bytes left
-of an earlier body a route did not read are not counted, except those that share a read with
-the new request's first bytes), and past the limit the answer is a 431 and the connection is
+before its headers are complete are counted, from the parser's start of the message to the end
+of its headers (each read in that span counts whole: bytes of an earlier request that share a
+read with the new one's first bytes count too), also when the message begins while an earlier
+request is still being answered, and past the limit the answer is a 431 and the connection is
 closed. The body has its own limits, in the app (``web.guard``).
 
 ``serve`` in ``backprop_viz.cli`` passes this class to uvicorn as ``http=``; it extends the
@@ -58,35 +59,53 @@ class HeaderTimeoutProtocol(BaseProtocol):  # type: ignore[misc, valid-type]
         self.waiting_since: float | None = None  # on the loop's clock
         self.cycle_before_headers: Any = None
         self.header_bytes: int | None = None  # counted from the start of a message
+        self.headers_refused = False  # too large, answered once the response before is out
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.start_waiting()
 
-    def on_message_begin(self) -> None:  # httptools only (h11 bounds headers at 16 KB itself)
+    # httptools only (h11 bounds headers at 16 KB itself): a message's headers are counted from
+    # its first byte to their end, whether or not an earlier request is still being answered
+    def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self.waiting_since is not None:
-            self.header_bytes = 0
+        self.header_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        self.header_bytes = None
+        super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.waiting_since is None:
-            return
-        # Both of uvicorn's parsers make a new request-response cycle once the headers are in.
-        if self.cycle is not self.cycle_before_headers:
-            self.waiting_since = None
-        elif self.header_bytes is not None and not self.transport.is_closing():
+        if self.header_bytes is not None and not self.transport.is_closing():
             self.header_bytes += len(data)
             if self.header_bytes > settings().max_header_bytes:
-                self.stop_header_timer()
-                self.transport.write(HEADERS_TOO_LARGE)
-                self.transport.close()
+                self.refuse_headers()
+                return
+        # Both of uvicorn's parsers make a new request-response cycle once the headers are in.
+        if self.waiting_since is not None and self.cycle is not self.cycle_before_headers:
+            self.waiting_since = None
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.headers_refused:  # the answer before it is out: now the 431
+            self.refuse_headers()
+            return
         waiting = self.cycle is None or self.cycle.response_complete  # not a pipelined one
         if waiting and not self.transport.is_closing():
             self.start_waiting()
+
+    def refuse_headers(self) -> None:
+        """The 431 and the end of the connection; after the answer to an earlier request if
+        one is still on its way (answers go out in order), reading nothing more meanwhile."""
+        self.header_bytes = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.headers_refused = True
+            self.transport.pause_reading()
+            return
+        self.stop_header_timer()
+        self.transport.write(HEADERS_TOO_LARGE)
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_header_timer()
@@ -96,7 +115,6 @@ class HeaderTimeoutProtocol(BaseProtocol):  # type: ignore[misc, valid-type]
         """The connection waits for a request's headers from now."""
         self.waiting_since = self.loop.time()
         self.cycle_before_headers = self.cycle
-        self.header_bytes = None
         if self.header_timer is None:
             self.header_timer = self.loop.call_later(settings().header_timeout, self.check_wait)
 

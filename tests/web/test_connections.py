@@ -123,6 +123,26 @@ def test_headers_over_the_size_limit_get_a_431_and_the_connection_is_closed(serv
     assert time.monotonic() - start < HEADER_TIMEOUT  # the size, not the time, closed it
 
 
+def test_headers_that_begin_in_the_read_of_an_earlier_request_are_counted_too(server):
+    # The second request's first header bytes arrive with the whole first request: its message
+    # begins before the first one's answer, and its headers must be counted from there.
+    first = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    start = time.monotonic()
+    with socket.create_connection(server) as sock:
+        try:
+            sock.sendall(first + b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            for i in range(40):  # 2 MB, over the default limit of 1 MiB
+                sock.sendall(b"X-Big-%d: %s\r\n" % (i, b"a" * 50_000))
+        except OSError:
+            pass
+        data, closed_after = read_until_closed(sock, MARGIN)
+    answers = data.split(b"HTTP/1.1 ")
+    assert answers[1].startswith(b"200 OK")
+    assert answers[2].startswith(b"431 Request Header Fields Too Large\r\n")
+    assert closed_after is not None
+    assert time.monotonic() - start < HEADER_TIMEOUT  # the size, not the time, closed it
+
+
 def test_large_headers_under_the_size_limit_are_served(server):
     with socket.create_connection(server) as sock:
         sock.sendall(
