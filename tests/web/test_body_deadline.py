@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from test_isolation import run_in_new_loop
 
 from backprop_viz.web.guard import BodyDeadline, BodyDeadlinePassed
 
@@ -42,7 +43,7 @@ def test_a_read_still_waiting_at_the_deadline_fails_and_leaves_the_task_uncancel
         assert asyncio.current_task().cancelling() == 0  # the task goes on to answer the 408
         await asyncio.sleep(0)  # and is not cancelled at its next await
 
-    asyncio.run(main())
+    run_in_new_loop(main)
 
 
 def test_a_read_that_arrives_in_time_returns_its_message():
@@ -52,7 +53,7 @@ def test_a_read_that_arrives_in_time_returns_its_message():
         assert message["body"] == b"{}"
         deadline.stop()
 
-    asyncio.run(main())
+    run_in_new_loop(main)
 
 
 def test_after_the_deadline_a_read_fails_at_once_even_if_none_was_waiting():
@@ -65,7 +66,7 @@ def test_after_the_deadline_a_read_fails_at_once_even_if_none_was_waiting():
             await deadline.read(arrives_after(1.0))
         assert asyncio.get_running_loop().time() - started < 0.5
 
-    asyncio.run(main())
+    run_in_new_loop(main)
 
 
 def test_another_cancellation_during_a_read_stays_a_cancellation():
@@ -78,7 +79,7 @@ def test_another_cancellation_during_a_read_stays_a_cancellation():
             await reader
         deadline.stop()
 
-    asyncio.run(main())
+    run_in_new_loop(main)
 
 
 def test_a_cancellation_and_the_deadline_together_stay_a_cancellation():
@@ -91,7 +92,7 @@ def test_a_cancellation_and_the_deadline_together_stay_a_cancellation():
         with pytest.raises(asyncio.CancelledError):
             await reader
 
-    asyncio.run(main())
+    run_in_new_loop(main)
 
 
 def test_stopped_or_restarted_the_old_deadline_no_longer_applies():
@@ -112,4 +113,4 @@ def test_stopped_or_restarted_the_old_deadline_no_longer_applies():
         await asyncio.sleep(SOON * 2)
         assert not stopped.passed
 
-    asyncio.run(main())
+    run_in_new_loop(main)
