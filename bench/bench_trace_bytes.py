@@ -22,6 +22,8 @@ import json
 import statistics
 import time
 
+from asgi_call import asgi_request
+
 import backprop_viz
 from backprop_viz import service
 from backprop_viz.encoding import dumps
@@ -42,48 +44,6 @@ def service_side(query: service.TraceQuery, settings: Settings, write, calls: in
     for _ in range(calls):
         write(service.trace(query, settings))
     return (time.perf_counter() - start) / calls
-
-
-def asgi_request(app, body: bytes):
-    """One POST /api/trace through the app, as uvicorn calls it; returns the status."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/trace",
-        "raw_path": b"/api/trace",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1:8000"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-    sent = False
-    status: list[int] = []
-
-    async def receive():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)  # the client never leaves
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-
-    async def run():
-        await app(scope, receive, send)
-        return status[0]
-
-    return run()
 
 
 async def app_side(app, body: bytes, write, calls: int) -> float:
